@@ -1,0 +1,63 @@
+// Common options (DESIGN.md "Inputs and outputs", "Exit codes") and the one place where
+// command lines are parsed and exceptions become exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ks {
+
+enum class on_error_mode { fail, skip, dead_letter };
+enum class start_from { committed, earliest, latest };
+
+struct common_options {
+    // Kafka connection
+    std::string brokers;                  // -b; resolved from $KAFKA_BROKERS, else localhost:9092
+    std::vector<std::string> properties;  // -X prop=value, in order
+    std::vector<std::string> property_files;  // -F FILE
+    double timeout_s = 15;                // --timeout: how long the broker may stay unreachable
+    // Consuming
+    std::string group;                    // -g
+    std::string from_text = "committed";  // --from
+    start_from from = start_from::committed;
+    bool exit_at_end = false;             // -e
+    // Bounding
+    double duration_s = 0;                // --duration, 0 = unbounded
+    std::uint64_t limit = 0;              // --limit, 0 = unbounded
+    double rate = 0;                      // --rate records/s, 0 = as fast as possible
+    // Bad records
+    std::string on_error_text = "fail";
+    on_error_mode on_error = on_error_mode::fail;
+    std::string dead_letter;              // --dead-letter SPEC
+    // Reporting
+    int verbose = 0;
+    bool quiet = false;
+    bool stats = false;
+};
+
+// Which groups of common options a tool takes.
+enum option_group : unsigned {
+    opts_kafka = 1u << 0,    // -b -X -F --timeout
+    opts_consume = 1u << 1,  // -g --from -e
+    opts_bound = 1u << 2,    // --duration --limit
+    opts_rate = 1u << 3,     // --rate
+    opts_errors = 1u << 4,   // --on-error --dead-letter
+    opts_report = 1u << 5,   // -v -q --stats
+};
+
+void add_common_options(CLI::App& app, common_options& options, unsigned groups);
+
+// Parses argv, sets up logging and signals, validates the common options, then calls `run`.
+// Maps: --help -> 0; parse or usage errors -> 2; ks::error -> its code; anything else -> 1.
+// The tool name prefixes every error line.
+int run_tool(CLI::App& app, int argc, char** argv, common_options& options,
+             const std::function<int()>& run);
+
+// Footer shared by every --help: the exit codes.
+extern const char* const exit_codes_help;
+
+}  // namespace ks

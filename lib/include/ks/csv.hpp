@@ -1,0 +1,119 @@
+// CSV in: an RFC 4180 reader (quotes, embedded newlines, custom delimiters, BOM, CRLF), per-column
+// type inference that never loses information, --schema overrides, and rows encoded as JSON objects.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ks::csv {
+
+struct record {
+    std::vector<std::string_view> fields;  // valid until the next call to reader::next
+    std::uint64_t line = 0;                // physical line where the record starts (1-based)
+    std::string_view raw;                  // the record's bytes without its line terminator
+};
+
+class reader {
+public:
+    enum class result { record, bad, end };
+
+    // Reads from fd (not owned when owns_fd is false). `name` is used in messages ("file.csv", "-").
+    reader(int fd, std::string name, char delimiter, bool owns_fd);
+    ~reader();
+    reader(const reader&) = delete;
+    reader& operator=(const reader&) = delete;
+
+    // "-" is standard input. Throws runtime_failure when the file cannot be opened.
+    static std::unique_ptr<reader> open(const std::string& path, char delimiter);
+
+    // record: r is filled. bad: r.line and r.raw say where, `why` says what (broken quoting);
+    // reading goes on after the bad record. end: no more input.
+    result next(record& r, std::string& why);
+
+    [[nodiscard]] bool seekable() const;
+    void rewind();  // back to the first byte (seekable inputs only)
+    [[nodiscard]] const std::string& name() const { return name_; }
+
+private:
+    bool refill();  // false when nothing more could be read
+    enum class parse_status { done, need_more, bad };
+    parse_status parse(record& r, std::string& why, size_t& next);
+
+    int fd_;
+    std::string name_;
+    char delim_;
+    bool owns_;
+    std::vector<char> buf_;
+    size_t begin_ = 0, end_ = 0;
+    bool eof_ = false;
+    bool started_ = false;  // BOM checked
+    std::uint64_t line_ = 1;
+    struct span {
+        bool in_arena;
+        size_t offset, length;
+    };
+    std::vector<span> spans_;
+    std::string arena_;  // unescaped quoted fields ("" -> ")
+};
+
+enum class column_type { integer, number, boolean, string };
+[[nodiscard]] std::string_view type_name(column_type t);
+
+enum class value_kind { empty, integer, number, boolean, text };
+// What a single value looks like. integer: exact in a double, no leading zeros; number: JSON
+// number syntax, finite; boolean: true/false in any case; text: anything else.
+[[nodiscard]] value_kind classify(std::string_view value);
+
+// Collects what a column's values look like and names the narrowest type that holds them all.
+class type_tally {
+public:
+    void add(std::string_view value);
+    [[nodiscard]] column_type result() const;
+
+private:
+    bool integer_ = false, number_ = false, boolean_ = false, text_ = false;
+};
+
+struct schema_entry {
+    std::string column;
+    column_type type;
+};
+// "col:type,col2:type" with types int, float, bool, string (and long/double/str aliases).
+// Throws usage_error.
+std::vector<schema_entry> parse_schema(std::string_view spec);
+
+// Encodes rows of one input as JSON objects: keys in column order, values typed by column.
+class encoder {
+public:
+    // `forced[i]`: the type came from --schema (values that do not fit are errors); otherwise it
+    // was inferred and a value that does not fit is written without loss as a number or a string.
+    encoder(std::vector<std::string> columns, std::vector<column_type> types, std::vector<bool> forced);
+
+    // Appends the object to out. Returns false with `why` set when the row is bad (field count,
+    // schema). `widened` is set to the index of an inferred column whose type the value did not
+    // fit, or -1.
+    bool encode(const std::vector<std::string_view>& fields, std::string& out, std::string& why, int& widened) const;
+
+    [[nodiscard]] const std::vector<std::string>& columns() const { return columns_; }
+    [[nodiscard]] const std::vector<column_type>& types() const { return types_; }
+    // -1 when absent.
+    [[nodiscard]] int index_of(std::string_view column) const;
+
+private:
+    std::vector<std::string> columns_;
+    std::vector<column_type> types_;
+    std::vector<bool> forced_;
+    std::vector<std::string> keys_;  // precomputed "\"name\":" (with a leading ',' after the first)
+};
+
+// Column names from a header row: blanks become column_N, duplicates get _2, _3...; Returns the
+// names and, for each change, a message for the log.
+std::vector<std::string> header_names(const std::vector<std::string_view>& fields, std::vector<std::string>& notes);
+
+// "," "\t", "tab", ";" ... -> the delimiter byte. Throws usage_error.
+char parse_delimiter(std::string_view text);
+
+}  // namespace ks::csv

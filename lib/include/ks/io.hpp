@@ -1,0 +1,109 @@
+// Sinks: where records go. stdout and files get JSON lines through a buffered writer that checks
+// every write; Kafka gets one message per record through the producer (kafka.hpp).
+#pragma once
+
+#include "ks/config.hpp"
+#include "ks/spec.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ks {
+
+// Thrown when the reader downstream has gone (EPIPE): the tool stops and exits 0.
+struct closed_pipe : std::exception {
+    const char* what() const noexcept override { return "closed pipe"; }
+};
+
+// Buffered writes to a file descriptor. Errors throw runtime_failure naming the file; EPIPE throws
+// closed_pipe. Nothing is written behind the caller's back: flush() and sync() are explicit.
+class fd_writer {
+public:
+    fd_writer(int fd, std::string name, bool owns_fd);
+    ~fd_writer();
+    fd_writer(const fd_writer&) = delete;
+    fd_writer& operator=(const fd_writer&) = delete;
+
+    static std::unique_ptr<fd_writer> open_stdout();
+    // Creates or truncates (O_TRUNC) or appends; mode 0644.
+    static std::unique_ptr<fd_writer> open_file(const std::string& path, bool append);
+
+    void write(std::string_view bytes) {
+        if (buffer_.size() + bytes.size() > capacity) flush_buffer(bytes);
+        else buffer_.append(bytes);
+    }
+    void flush();  // to the kernel
+    void sync();   // flush + fsync: durable
+    void close();  // flush + close; idempotent
+    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] std::uint64_t bytes_written() const { return written_; }
+
+private:
+    static constexpr size_t capacity = 1 << 20;
+    void flush_buffer(std::string_view extra);
+    void write_all(const char* p, size_t n);
+    int fd_;
+    std::string name_;
+    bool owns_;
+    std::string buffer_;
+    std::uint64_t written_ = 0;
+};
+
+// Lines from a file or standard input ("-"), without their terminators (LF or CRLF).
+class line_reader {
+public:
+    // Throws runtime_failure when the file cannot be opened.
+    explicit line_reader(const std::string& path);
+    ~line_reader();
+    line_reader(const line_reader&) = delete;
+    line_reader& operator=(const line_reader&) = delete;
+
+    // False at the end. The view is valid until the next call.
+    bool next(std::string_view& line);
+    [[nodiscard]] std::uint64_t line_number() const { return line_; }  // of the last line returned
+    [[nodiscard]] bool seekable() const;
+    void rewind();
+    [[nodiscard]] const std::string& name() const { return name_; }
+
+private:
+    bool refill();
+    int fd_;
+    bool owns_;
+    std::string name_;
+    std::string buf_;
+    size_t begin_ = 0, end_ = 0;
+    bool eof_ = false;
+    std::uint64_t line_ = 0;
+};
+
+struct sink_counts {
+    std::uint64_t written = 0;    // handed to the sink
+    std::uint64_t delivered = 0;  // acknowledged (Kafka) or written out (files)
+    std::uint64_t failed = 0;     // not delivered
+    std::string first_error;      // why the first failure happened
+};
+
+class record_sink {
+public:
+    virtual ~record_sink() = default;
+    // key: nullopt = null key. Files and stdout ignore the key.
+    virtual void write(std::optional<std::string_view> key, std::string_view value) = 0;
+    virtual void poll() {}  // serve delivery reports
+    // Makes everything written so far durable (fsync) or acknowledged (Kafka).
+    virtual void flush() = 0;
+    // Flush everything (or give up on a second signal) and return the final counts.
+    virtual sink_counts close() = 0;
+    [[nodiscard]] virtual sink_counts counts() const = 0;
+};
+
+struct common_options;
+
+// "-" -> stdout, FILE -> file (truncated), kafka:TOPIC -> idempotent producer (checks the topic
+// exists, bounded by --timeout). `producer_defaults` are the tool's librdkafka defaults.
+std::unique_ptr<record_sink> open_sink(const io_spec& spec, const common_options& options,
+                                       const property_list& producer_defaults = {});
+
+}  // namespace ks

@@ -1,0 +1,39 @@
+// JSON out (escaping into a reused std::string) and in (simdjson through one reused padded buffer).
+#pragma once
+
+#include <simdjson.h>
+
+#include <string>
+#include <string_view>
+
+namespace ks::json {
+
+// Appends s as a JSON string literal (quotes included). Bytes >= 0x80 pass through unchanged:
+// callers validate UTF-8 where the input may not be (see valid_utf8).
+void append_string(std::string& out, std::string_view s);
+
+// Appends bytes as base64 (RFC 4648, padded), for bytes that are not valid UTF-8.
+void append_base64(std::string& out, std::string_view bytes);
+
+[[nodiscard]] inline bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+
+// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+[[nodiscard]] bool is_number(std::string_view s);
+// The integer subset of is_number, and only when the value is exact in a double (|v| <= 2^53),
+// so that every JSON reader gets the same number back.
+[[nodiscard]] bool is_safe_integer(std::string_view s);
+
+// Copies unpadded bytes (a Kafka payload, a line) into one reused buffer with simdjson's padding.
+class padded_buffer {
+public:
+    simdjson::padded_string_view load(std::string_view bytes);
+
+private:
+    std::string storage_;
+};
+
+// Appends the compact form of one JSON document (whitespace outside strings removed).
+// Returns false when the text is not valid JSON.
+bool append_minified(std::string& out, std::string_view text);
+
+}  // namespace ks::json

@@ -1,0 +1,168 @@
+// librdkafka, wrapped once: configuration, a bounded wait for an unreachable broker, an idempotent
+// producer that counts delivery reports, and a group consumer with cooperative-sticky rebalancing,
+// explicit commits and an exit-at-end that works inside consumer groups.
+#pragma once
+
+#include "ks/cli.hpp"
+#include "ks/config.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ks {
+
+struct message_deleter {
+    void operator()(rd_kafka_message_t* m) const noexcept { rd_kafka_message_destroy(m); }
+};
+using message_ptr = std::unique_ptr<rd_kafka_message_t, message_deleter>;
+
+struct partition_list_deleter {
+    void operator()(rd_kafka_topic_partition_list_t* l) const noexcept { rd_kafka_topic_partition_list_destroy(l); }
+};
+using partition_list_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t, partition_list_deleter>;
+
+[[nodiscard]] inline std::string_view payload(const rd_kafka_message_t* m) {
+    return {static_cast<const char*>(m->payload), m->payload ? m->len : 0};
+}
+[[nodiscard]] inline std::optional<std::string_view> message_key(const rd_kafka_message_t* m) {
+    if (!m->key) return std::nullopt;
+    return std::string_view(static_cast<const char*>(m->key), m->key_len);
+}
+[[nodiscard]] std::string topic_name(const rd_kafka_message_t* m);
+
+// State shared with librdkafka's callbacks (they run inside poll on the calling thread, but the
+// error callback may come from librdkafka's own threads: everything here is atomic or locked).
+class client_state {
+public:
+    void on_error(rd_kafka_t* rk, int err, const char* reason);
+    void note_alive() { down_since_ms_.store(0); }
+    // Throws runtime_failure when every broker has been unreachable for longer than timeout_s,
+    // or when librdkafka raised a fatal error. Probes with a short metadata request while down.
+    void check(rd_kafka_t* rk, double timeout_s, const std::string& brokers);
+    [[nodiscard]] bool all_brokers_down() const { return down_since_ms_.load() != 0; }
+    [[nodiscard]] std::string last_error() const;
+
+private:
+    std::atomic<std::int64_t> down_since_ms_{0};
+    std::atomic<std::int64_t> last_probe_ms_{0};
+    std::atomic<bool> fatal_{false};
+    mutable std::mutex mutex_;
+    std::string last_error_;
+};
+
+// Blocks until the brokers answer a metadata request for `topic` (bounded by settings.timeout_s).
+// Returns the topic's partition count. Throws runtime_failure: unreachable, or no such topic.
+int wait_for_topic(rd_kafka_t* rk, client_state& state, const kafka_settings& settings, const std::string& topic);
+
+class producer {
+public:
+    // `defaults` are the tool's librdkafka defaults; settings.properties (from -F/-X) override them.
+    producer(const kafka_settings& settings, const property_list& defaults);
+    ~producer();
+    producer(const producer&) = delete;
+    producer& operator=(const producer&) = delete;
+
+    // Checks the topic exists (bounded wait) and returns a handle owned by the producer.
+    rd_kafka_topic_t* open_topic(const std::string& name);
+
+    // Queues one message (copied). On a full queue it serves delivery reports and retries: the
+    // caller is slowed down, never dropped. Gives up only on a second signal or a dead broker.
+    void produce(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::string_view value,
+                 std::int32_t partition = RD_KAFKA_PARTITION_UA);
+    void poll(int timeout_ms);
+    // Waits for every queued message to be acknowledged or failed. A second signal, or brokers
+    // unreachable for longer than the timeout, purges what is left (counted as failed).
+    void flush();
+
+    [[nodiscard]] std::uint64_t produced() const { return produced_; }
+    [[nodiscard]] std::uint64_t delivered() const { return delivered_.load(); }
+    [[nodiscard]] std::uint64_t failed() const { return failed_.load(); }
+    [[nodiscard]] std::string first_error() const;
+    [[nodiscard]] rd_kafka_t* handle() const { return rk_; }
+
+private:
+    static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+    void purge_all();
+    kafka_settings settings_;
+    client_state state_;
+    rd_kafka_t* rk_ = nullptr;
+    std::vector<rd_kafka_topic_t*> topics_;
+    std::uint64_t produced_ = 0;
+    std::atomic<std::uint64_t> delivered_{0};
+    std::atomic<std::uint64_t> failed_{0};
+    mutable std::mutex error_mutex_;
+    std::string first_error_;
+};
+
+struct topic_partition {
+    std::string topic;
+    std::int32_t partition = 0;
+    auto operator<=>(const topic_partition&) const = default;
+};
+
+class consumer {
+public:
+    struct hooks {
+        // Called with the partitions about to be assigned; may set their start offsets.
+        std::function<void(rd_kafka_topic_partition_list_t*)> on_assign;
+        // Called before partitions are taken away. lost: they may already belong to another member,
+        // so nothing may be committed for them.
+        std::function<void(const rd_kafka_topic_partition_list_t*, bool lost)> on_revoke;
+    };
+
+    consumer(const kafka_settings& settings, const std::string& group, const std::vector<std::string>& topics,
+             start_from from, bool exit_at_end, hooks callbacks, const property_list& defaults = {});
+    ~consumer();
+    consumer(const consumer&) = delete;
+    consumer& operator=(const consumer&) = delete;
+
+    // The next message, or null after timeout_ms (or an internal event). Also checks the broker.
+    message_ptr poll(int timeout_ms);
+
+    // Synchronous commit of the next offset to read. Returns an error text, empty on success.
+    std::string commit(const std::string& topic, std::int32_t partition, std::int64_t next_offset);
+    // Fills the committed offsets of `partitions` (RD_KAFKA_OFFSET_INVALID where none).
+    void fetch_committed(rd_kafka_topic_partition_list_t* partitions);
+
+    // -e: true once this member holds an assignment and every assigned partition has reached the
+    // high watermark snapshotted at start (or holds no partitions after a completed rebalance).
+    [[nodiscard]] bool reached_end() const;
+    [[nodiscard]] const std::set<topic_partition>& assignment() const { return assigned_; }
+    // Total lag behind the start snapshot of the assigned partitions (for --stats).
+    [[nodiscard]] std::int64_t lag() const;
+
+    void close();  // leaves the group (final revoke runs the on_revoke hook)
+    [[nodiscard]] rd_kafka_t* handle() const { return rk_; }
+
+private:
+    static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                             void* opaque);
+    void snapshot_watermarks(const std::vector<std::string>& topics);
+    kafka_settings settings_;
+    client_state state_;
+    rd_kafka_t* rk_ = nullptr;
+    start_from from_;
+    bool exit_at_end_;
+    hooks hooks_;
+    bool closed_ = false;
+    bool rebalanced_ = false;
+    std::set<topic_partition> assigned_;
+    std::set<topic_partition> seen_;                   // partitions this process was ever assigned
+    std::map<topic_partition, std::int64_t> end_;      // -e: high watermarks at start
+    std::map<topic_partition, std::int64_t> position_; // next offset to read, per partition
+};
+
+}  // namespace ks

@@ -1,0 +1,13 @@
+// SIGINT/SIGTERM: the first asks the loop to stop (finish, flush, commit); the second skips the
+// flush. SIGPIPE is ignored so that a closed pipe downstream shows up as EPIPE on write.
+#pragma once
+
+namespace ks::signals {
+
+void install();
+[[nodiscard]] bool stop_requested();  // one signal or more, or request_stop()
+[[nodiscard]] bool abort_requested();  // two signals or more: skip the flush
+void request_stop();                   // the tool itself stops (limit, duration, closed pipe)
+int last_signal();                     // 0 when stopped by the tool itself
+
+}  // namespace ks::signals

@@ -1,0 +1,152 @@
+#include "ks/cli.hpp"
+
+#include "ks/error.hpp"
+#include "ks/log.hpp"
+#include "ks/signal.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace ks {
+
+const char* const exit_codes_help =
+    "Exit codes: 0 success (also --help, -e, --duration, --limit, SIGINT/SIGTERM, closed pipe);\n"
+    "1 runtime failure (broker unreachable, undelivered messages, I/O error); 2 usage error;\n"
+    "65 bad record under --on-error fail.";
+
+void add_common_options(CLI::App& app, common_options& o, unsigned groups) {
+    if (groups & opts_kafka) {
+        app.add_option("-b,--brokers", o.brokers,
+                       "Kafka bootstrap servers (default: $KAFKA_BROKERS, else localhost:9092)")
+            ->group("Kafka");
+        app.add_option("-X", o.properties, "librdkafka property prop=value (repeatable; topic.* for topic properties)")
+            ->group("Kafka")
+            ->allow_extra_args(false);
+        app.add_option("-F", o.property_files, "Read librdkafka properties from FILE (prop=value lines)")
+            ->group("Kafka")
+            ->allow_extra_args(false);
+        app.add_option("--timeout", o.timeout_s,
+                       "Seconds the broker may stay unreachable before giving up (exit 1)")
+            ->group("Kafka")
+            ->check(CLI::PositiveNumber)
+            ->capture_default_str();
+    }
+    if (groups & opts_consume) {
+        app.add_option("-g,--group", o.group, "Consumer group id (processes with the same group share partitions)")
+            ->group("Consuming");
+        app.add_option("--from", o.from_text,
+                       "Where to start: committed (else earliest), earliest or latest; earliest/latest apply the "
+                       "first time this process is assigned a partition")
+            ->group("Consuming")
+            ->check(CLI::IsMember({"committed", "earliest", "latest"}))
+            ->capture_default_str();
+        app.add_flag("-e,--exit-at-end", o.exit_at_end,
+                     "Exit 0 once every assigned partition reaches the high watermark seen at start")
+            ->group("Consuming");
+    }
+    if (groups & opts_bound) {
+        app.add_option("--duration", o.duration_s, "Stop after SECONDS (exit 0)")
+            ->group("Bounds")
+            ->check(CLI::NonNegativeNumber);
+        app.add_option("--limit", o.limit, "Stop after N records (exit 0)")->group("Bounds");
+    }
+    if (groups & opts_rate) {
+        app.add_option("--rate", o.rate, "Records per second, evenly spaced (0 = as fast as possible)")
+            ->group("Bounds")
+            ->check(CLI::NonNegativeNumber);
+    }
+    if (groups & opts_errors) {
+        app.add_option("--on-error", o.on_error_text,
+                       "Bad records: fail (exit 65), skip (count and report), dead-letter (keep them)")
+            ->group("Bad records")
+            ->check(CLI::IsMember({"fail", "skip", "dead-letter"}))
+            ->capture_default_str();
+        app.add_option("--dead-letter", o.dead_letter,
+                       "Where --on-error dead-letter sends bad records: FILE or kafka:TOPIC (JSON envelope)")
+            ->group("Bad records");
+    }
+    if (groups & opts_report) {
+        app.add_flag("-v,--verbose", o.verbose, "More messages on stderr (repeat for debug)")->group("Reporting");
+        app.add_flag("-q,--quiet", o.quiet, "Only errors on stderr")->group("Reporting");
+        app.add_flag("--stats", o.stats, "Print a JSON summary to stderr at exit")->group("Reporting");
+    }
+}
+
+namespace {
+
+void resolve_common(common_options& o) {
+    if (o.brokers.empty()) {
+        const char* env = std::getenv("KAFKA_BROKERS");
+        o.brokers = (env && *env) ? env : "localhost:9092";
+    }
+    if (o.from_text == "earliest") o.from = start_from::earliest;
+    else if (o.from_text == "latest") o.from = start_from::latest;
+    else o.from = start_from::committed;
+
+    if (o.on_error_text == "skip") o.on_error = on_error_mode::skip;
+    else if (o.on_error_text == "dead-letter") o.on_error = on_error_mode::dead_letter;
+    else o.on_error = on_error_mode::fail;
+    if (o.on_error == on_error_mode::dead_letter && o.dead_letter.empty())
+        throw usage_error("--on-error dead-letter needs --dead-letter FILE|kafka:TOPIC");
+    if (o.on_error != on_error_mode::dead_letter && !o.dead_letter.empty())
+        throw usage_error("--dead-letter is only used with --on-error dead-letter");
+    if (o.quiet && o.verbose > 0) throw usage_error("-q and -v exclude each other");
+
+    if (o.quiet) log::set_level(log::level::error);
+    else if (o.verbose >= 2) log::set_level(log::level::debug);
+    else if (o.verbose == 1) log::set_level(log::level::info);
+    else log::set_level(log::level::warn);
+}
+
+// A full disk or a closed pipe shows up when stdout is finally flushed.
+int close_stdout(int code) {
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        if (errno == EPIPE) return code;
+        log::error("writing standard output: {}", errno_text(errno));
+        return code == exit_ok ? exit_runtime : code;
+    }
+    return code;
+}
+
+}  // namespace
+
+int run_tool(CLI::App& app, int argc, char** argv, common_options& options, const std::function<int()>& run) {
+    log::set_tool(app.get_name());
+    const std::string tool_footer = app.get_footer();
+    app.footer(tool_footer.empty() ? std::string(exit_codes_help) : tool_footer + "\n\n" + exit_codes_help);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return close_stdout(exit_ok);
+    } catch (const CLI::CallForAllHelp&) {
+        std::cout << app.help("", CLI::AppFormatMode::All);
+        return close_stdout(exit_ok);
+    } catch (const CLI::CallForVersion&) {
+        std::cout << app.version() << '\n';
+        return close_stdout(exit_ok);
+    } catch (const CLI::ParseError& e) {
+        log::error("{}", e.what());
+        log::error("run '{} --help' for the options", app.get_name());
+        return exit_usage;
+    }
+    try {
+        resolve_common(options);
+        signals::install();
+        return close_stdout(run());
+    } catch (const error& e) {
+        log::error("{}", e.what());
+        return close_stdout(e.code());
+    } catch (const CLI::Error& e) {  // validation done after parse, e.g. in a tool's setup
+        log::error("{}", e.what());
+        return exit_usage;
+    } catch (const std::exception& e) {
+        log::error("{}", e.what());
+        return close_stdout(exit_runtime);
+    }
+}
+
+}  // namespace ks

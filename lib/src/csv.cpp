@@ -1,0 +1,423 @@
+#include "ks/csv.hpp"
+
+#include "ks/error.hpp"
+#include "ks/json.hpp"
+#include "ks/signal.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+namespace ks::csv {
+
+// ---------------------------------------------------------------------------------------------
+// reader
+
+reader::reader(int fd, std::string name, char delimiter, bool owns_fd)
+    : fd_(fd), name_(std::move(name)), delim_(delimiter), owns_(owns_fd), buf_(1 << 20) {}
+
+reader::~reader() {
+    if (owns_) ::close(fd_);
+}
+
+std::unique_ptr<reader> reader::open(const std::string& path, char delimiter) {
+    if (path == "-") return std::make_unique<reader>(STDIN_FILENO, "-", delimiter, false);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw runtime_failure(fmt::format("{}: {}", path, errno_text(errno)));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        throw runtime_failure(fmt::format("{}: is a directory", path));
+    }
+    return std::make_unique<reader>(fd, path, delimiter, true);
+}
+
+bool reader::seekable() const {
+    struct stat st {};
+    return ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void reader::rewind() {
+    if (::lseek(fd_, 0, SEEK_SET) < 0) throw runtime_failure(fmt::format("{}: {}", name_, errno_text(errno)));
+    begin_ = end_ = 0;
+    eof_ = false;
+    started_ = false;
+    line_ = 1;
+}
+
+bool reader::refill() {
+    if (eof_) return false;
+    if (begin_ > 0) {
+        std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+    }
+    if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);  // one record larger than the buffer
+    for (;;) {
+        ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+        if (n > 0) {
+            end_ += static_cast<size_t>(n);
+            break;
+        }
+        if (n == 0) {
+            eof_ = true;
+            break;
+        }
+        if (errno == EINTR) {
+            if (signals::stop_requested()) {
+                eof_ = true;  // stop reading; what was read is still parsed
+                break;
+            }
+            continue;
+        }
+        throw runtime_failure(fmt::format("reading {}: {}", name_, errno_text(errno)));
+    }
+    if (!started_ && end_ - begin_ >= 3) {
+        started_ = true;
+        if (std::memcmp(buf_.data() + begin_, "\xEF\xBB\xBF", 3) == 0) begin_ += 3;
+    } else if (!started_ && eof_) {
+        started_ = true;
+    }
+    return true;
+}
+
+// Parses one record starting at begin_. `next` receives where the following record starts.
+reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
+    spans_.clear();
+    arena_.clear();
+    const char* b = buf_.data();
+    size_t p = begin_;
+    size_t record_end = 0;
+    for (;;) {  // one field per iteration
+        if (p < end_ && b[p] == '"') {
+            size_t seg = p + 1;
+            size_t q = seg;
+            bool escaped = false;
+            const size_t arena_start = arena_.size();
+            for (;;) {
+                const void* hit = q < end_ ? std::memchr(b + q, '"', end_ - q) : nullptr;
+                if (!hit) {
+                    if (!eof_) return parse_status::need_more;
+                    why = "unterminated quoted field";
+                    record_end = end_;
+                    next = end_;
+                    r.raw = std::string_view(b + begin_, record_end - begin_);
+                    return parse_status::bad;
+                }
+                q = static_cast<size_t>(static_cast<const char*>(hit) - b);
+                if (q + 1 == end_ && !eof_) return parse_status::need_more;
+                if (q + 1 < end_ && b[q + 1] == '"') {
+                    arena_.append(b + seg, q + 1 - seg);
+                    escaped = true;
+                    q += 2;
+                    seg = q;
+                    continue;
+                }
+                break;
+            }
+            if (escaped) {
+                arena_.append(b + seg, q - seg);
+                spans_.push_back({true, arena_start, arena_.size() - arena_start});
+            } else {
+                spans_.push_back({false, seg, q - seg});
+            }
+            p = q + 1;
+            if (p == end_) {
+                if (!eof_) return parse_status::need_more;
+                record_end = next = p;
+                break;
+            }
+            const char c = b[p];
+            if (c == delim_) {
+                ++p;
+                continue;
+            }
+            if (c == '\n') {
+                record_end = p;
+                next = p + 1;
+                break;
+            }
+            if (c == '\r') {
+                if (p + 1 == end_ && !eof_) return parse_status::need_more;
+                if (p + 1 == end_ || b[p + 1] == '\n') {
+                    record_end = p;
+                    next = std::min(p + 2, end_);
+                    break;
+                }
+            }
+            // Text after a closing quote: resynchronise at the end of the physical line.
+            const void* nl = std::memchr(b + p, '\n', end_ - p);
+            if (!nl && !eof_) return parse_status::need_more;
+            record_end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - b) : end_;
+            next = nl ? record_end + 1 : end_;
+            why = fmt::format("unexpected character '{}' after a closing quote in field {}", c, spans_.size());
+            if (record_end > begin_ && b[record_end - 1] == '\r') --record_end;
+            r.raw = std::string_view(b + begin_, record_end - begin_);
+            return parse_status::bad;
+        }
+        // Unquoted field: up to the delimiter or the end of the line.
+        size_t q = p;
+        while (q < end_ && b[q] != delim_ && b[q] != '\n') ++q;
+        if (q == end_ && !eof_) return parse_status::need_more;
+        if (q < end_ && b[q] == delim_) {
+            spans_.push_back({false, p, q - p});
+            p = q + 1;
+            continue;
+        }
+        size_t field_end = q;
+        if (field_end > p && b[field_end - 1] == '\r') --field_end;  // CRLF
+        spans_.push_back({false, p, field_end - p});
+        record_end = field_end;
+        next = q < end_ ? q + 1 : q;
+        break;
+    }
+    r.raw = std::string_view(b + begin_, record_end - begin_);
+    r.fields.clear();
+    for (const auto& s : spans_)
+        r.fields.emplace_back(s.in_arena ? arena_.data() + s.offset : b + s.offset, s.length);
+    return parse_status::done;
+}
+
+reader::result reader::next(record& r, std::string& why) {
+    for (;;) {
+        if (begin_ == end_ && !refill()) return result::end;
+        if (begin_ == end_) {
+            if (eof_) return result::end;
+            continue;
+        }
+        size_t next_pos = 0;
+        const auto status = parse(r, why, next_pos);
+        if (status == parse_status::need_more) {
+            if (!refill()) eof_ = true;  // parse again with eof_: the tail becomes the last record
+            continue;
+        }
+        r.line = line_;
+        line_ += static_cast<std::uint64_t>(std::count(buf_.data() + begin_, buf_.data() + next_pos, '\n'));
+        begin_ = next_pos;
+        if (status == parse_status::bad) return result::bad;
+        if (r.fields.size() == 1 && r.raw.empty()) continue;  // blank line
+        return result::record;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// types
+
+std::string_view type_name(column_type t) {
+    switch (t) {
+        case column_type::integer: return "int";
+        case column_type::number: return "float";
+        case column_type::boolean: return "bool";
+        case column_type::string: return "string";
+    }
+    return "?";
+}
+
+namespace {
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
+}
+bool finite_number(std::string_view s) {
+    // is_number() already holds: only the range remains (1e999 is not a double).
+    std::string copy(s);
+    return std::isfinite(std::strtod(copy.c_str(), nullptr));
+}
+}  // namespace
+
+value_kind classify(std::string_view v) {
+    if (v.empty()) return value_kind::empty;
+    const char c = v.front();
+    if ((c >= '0' && c <= '9') || c == '-') {
+        if (json::is_safe_integer(v)) return value_kind::integer;
+        if (json::is_number(v)) {
+            const bool integral = v.find_first_of(".eE") == std::string_view::npos;
+            if (integral) return value_kind::text;  // too large for a double: kept exact as text
+            return finite_number(v) ? value_kind::number : value_kind::text;
+        }
+        return value_kind::text;
+    }
+    if (iequals(v, "true") || iequals(v, "false")) return value_kind::boolean;
+    return value_kind::text;
+}
+
+void type_tally::add(std::string_view value) {
+    switch (classify(value)) {
+        case value_kind::empty: break;
+        case value_kind::integer: integer_ = true; break;
+        case value_kind::number: number_ = true; break;
+        case value_kind::boolean: boolean_ = true; break;
+        case value_kind::text: text_ = true; break;
+    }
+}
+
+column_type type_tally::result() const {
+    if (text_ || (boolean_ && (integer_ || number_))) return column_type::string;
+    if (boolean_) return column_type::boolean;
+    if (number_) return column_type::number;
+    if (integer_) return column_type::integer;
+    return column_type::string;  // only empty values: nulls
+}
+
+std::vector<schema_entry> parse_schema(std::string_view spec) {
+    std::vector<schema_entry> out;
+    while (!spec.empty()) {
+        auto comma = spec.find(',');
+        auto item = spec.substr(0, comma);
+        spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
+        auto colon = item.rfind(':');
+        if (colon == std::string_view::npos || colon == 0)
+            throw usage_error(fmt::format("--schema: expected column:type, got '{}'", item));
+        auto type = item.substr(colon + 1);
+        column_type t;
+        if (type == "int" || type == "long" || type == "integer") t = column_type::integer;
+        else if (type == "float" || type == "double" || type == "number") t = column_type::number;
+        else if (type == "bool" || type == "boolean") t = column_type::boolean;
+        else if (type == "string" || type == "str" || type == "text") t = column_type::string;
+        else throw usage_error(fmt::format("--schema: unknown type '{}' for '{}' (int, float, bool, string)", type, item.substr(0, colon)));
+        out.push_back({std::string(item.substr(0, colon)), t});
+    }
+    return out;
+}
+
+char parse_delimiter(std::string_view text) {
+    if (text == "\\t" || text == "tab" || text == "\t") return '\t';
+    if (text.size() != 1) throw usage_error(fmt::format("--delimiter: expected one character, got '{}'", text));
+    if (text[0] == '"' || text[0] == '\n' || text[0] == '\r') throw usage_error("--delimiter cannot be a quote or a line break");
+    return text[0];
+}
+
+std::vector<std::string> header_names(const std::vector<std::string_view>& fields, std::vector<std::string>& notes) {
+    std::vector<std::string> names;
+    std::set<std::string> used;
+    for (size_t i = 0; i < fields.size(); ++i) {
+        std::string name(fields[i]);
+        if (name.empty()) {
+            name = fmt::format("column_{}", i + 1);
+            notes.push_back(fmt::format("column {} has no name: called it '{}'", i + 1, name));
+        }
+        if (used.contains(name)) {
+            std::string unique;
+            for (int k = 2; used.contains(unique = fmt::format("{}_{}", name, k)); ++k) {
+            }
+            notes.push_back(fmt::format("column {} repeats the name '{}': called it '{}'", i + 1, name, unique));
+            name = unique;
+        }
+        used.insert(name);
+        names.push_back(std::move(name));
+    }
+    return names;
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoder
+
+encoder::encoder(std::vector<std::string> columns, std::vector<column_type> types, std::vector<bool> forced)
+    : columns_(std::move(columns)), types_(std::move(types)), forced_(std::move(forced)) {
+    for (size_t i = 0; i < columns_.size(); ++i) {
+        std::string key = i == 0 ? "" : ",";
+        json::append_string(key, columns_[i]);
+        key.push_back(':');
+        keys_.push_back(std::move(key));
+    }
+}
+
+int encoder::index_of(std::string_view column) const {
+    for (size_t i = 0; i < columns_.size(); ++i)
+        if (columns_[i] == column) return static_cast<int>(i);
+    return -1;
+}
+
+namespace {
+
+bool parse_forced_integer(std::string_view v, std::string& out) {
+    if (!v.empty() && v.front() == '+') v.remove_prefix(1);
+    std::int64_t x = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec != std::errc() || ptr != v.data() + v.size()) return false;
+    fmt::format_to(std::back_inserter(out), "{}", x);
+    return true;
+}
+
+bool parse_forced_number(std::string_view v, std::string& out) {
+    if (json::is_number(v)) {
+        if (!finite_number(v)) return false;
+        out.append(v);
+        return true;
+    }
+    std::string copy(v);
+    char* end = nullptr;
+    double d = std::strtod(copy.c_str(), &end);
+    if (copy.empty() || end != copy.c_str() + copy.size() || !std::isfinite(d)) return false;
+    fmt::format_to(std::back_inserter(out), "{}", d);
+    return true;
+}
+
+bool parse_forced_boolean(std::string_view v, std::string& out) {
+    for (std::string_view t : {"true", "t", "yes", "y", "1"})
+        if (iequals(v, t)) return out.append("true"), true;
+    for (std::string_view f : {"false", "f", "no", "n", "0"})
+        if (iequals(v, f)) return out.append("false"), true;
+    return false;
+}
+
+}  // namespace
+
+bool encoder::encode(const std::vector<std::string_view>& fields, std::string& out, std::string& why,
+                     int& widened) const {
+    widened = -1;
+    if (fields.size() != columns_.size()) {
+        why = fmt::format("expected {} fields, found {}", columns_.size(), fields.size());
+        return false;
+    }
+    const size_t start = out.size();
+    out.push_back('{');
+    for (size_t i = 0; i < fields.size(); ++i) {
+        out.append(keys_[i]);
+        const std::string_view v = fields[i];
+        if (v.empty()) {
+            out.append("null");
+            continue;
+        }
+        const column_type t = types_[i];
+        if (forced_[i]) {
+            bool ok = true;
+            switch (t) {
+                case column_type::integer: ok = parse_forced_integer(v, out); break;
+                case column_type::number: ok = parse_forced_number(v, out); break;
+                case column_type::boolean: ok = parse_forced_boolean(v, out); break;
+                case column_type::string: json::append_string(out, v); break;
+            }
+            if (!ok) {
+                out.resize(start);
+                why = fmt::format("column '{}': '{}' is not a valid {}", columns_[i], v, type_name(t));
+                return false;
+            }
+            continue;
+        }
+        if (t == column_type::string) {
+            json::append_string(out, v);
+            continue;
+        }
+        const value_kind k = classify(v);
+        const bool fits = (t == column_type::integer && k == value_kind::integer) ||
+                          (t == column_type::number && (k == value_kind::integer || k == value_kind::number)) ||
+                          (t == column_type::boolean && k == value_kind::boolean);
+        if (!fits) widened = static_cast<int>(i);
+        if (k == value_kind::integer || k == value_kind::number) out.append(v);
+        else if (k == value_kind::boolean) out.append((v[0] | 0x20) == 't' ? "true" : "false");
+        else json::append_string(out, v);
+    }
+    out.push_back('}');
+    return true;
+}
+
+}  // namespace ks::csv

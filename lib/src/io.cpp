@@ -1,0 +1,202 @@
+#include "ks/io.hpp"
+
+#include "ks/cli.hpp"
+#include "ks/error.hpp"
+#include "ks/kafka.hpp"
+#include "ks/signal.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ks {
+
+fd_writer::fd_writer(int fd, std::string name, bool owns_fd) : fd_(fd), name_(std::move(name)), owns_(owns_fd) {
+    buffer_.reserve(capacity);
+}
+
+fd_writer::~fd_writer() {
+    if (owns_ && fd_ >= 0) ::close(fd_);  // errors were reported by an explicit close()
+}
+
+std::unique_ptr<fd_writer> fd_writer::open_stdout() {
+    return std::make_unique<fd_writer>(STDOUT_FILENO, "standard output", false);
+}
+
+std::unique_ptr<fd_writer> fd_writer::open_file(const std::string& path, bool append) {
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) throw runtime_failure(fmt::format("{}: {}", path, errno_text(errno)));
+    return std::make_unique<fd_writer>(fd, path, true);
+}
+
+void fd_writer::write_all(const char* p, size_t n) {
+    while (n > 0) {
+        ssize_t w = ::write(fd_, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EPIPE) throw closed_pipe();
+            throw runtime_failure(fmt::format("writing {}: {}", name_, errno_text(errno)));
+        }
+        p += w;
+        n -= static_cast<size_t>(w);
+        written_ += static_cast<std::uint64_t>(w);
+    }
+}
+
+void fd_writer::flush_buffer(std::string_view extra) {
+    write_all(buffer_.data(), buffer_.size());
+    buffer_.clear();
+    if (extra.size() >= capacity) write_all(extra.data(), extra.size());
+    else buffer_.append(extra);
+}
+
+void fd_writer::flush() {
+    if (!buffer_.empty()) flush_buffer({});
+}
+
+void fd_writer::sync() {
+    flush();
+    if (::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS)  // pipes and ttys cannot be synced
+        throw runtime_failure(fmt::format("syncing {}: {}", name_, errno_text(errno)));
+}
+
+void fd_writer::close() {
+    if (fd_ < 0) return;
+    flush();
+    int fd = fd_;
+    fd_ = -1;
+    if (owns_ && ::close(fd) != 0) throw runtime_failure(fmt::format("closing {}: {}", name_, errno_text(errno)));
+}
+
+line_reader::line_reader(const std::string& path) : fd_(STDIN_FILENO), owns_(false), name_(path), buf_(1 << 20, '\0') {
+    if (path == "-") return;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw runtime_failure(fmt::format("{}: {}", path, errno_text(errno)));
+    owns_ = true;
+}
+
+line_reader::~line_reader() {
+    if (owns_) ::close(fd_);
+}
+
+bool line_reader::seekable() const {
+    struct stat st {};
+    return ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void line_reader::rewind() {
+    if (::lseek(fd_, 0, SEEK_SET) < 0) throw runtime_failure(fmt::format("{}: {}", name_, errno_text(errno)));
+    begin_ = end_ = 0;
+    eof_ = false;
+    line_ = 0;
+}
+
+bool line_reader::refill() {
+    if (eof_) return false;
+    if (begin_ > 0) {
+        std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+    }
+    if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
+    for (;;) {
+        ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+        if (n > 0) {
+            end_ += static_cast<size_t>(n);
+            return true;
+        }
+        if (n == 0 || (errno == EINTR && signals::stop_requested())) {
+            eof_ = true;
+            return false;
+        }
+        if (errno != EINTR) throw runtime_failure(fmt::format("reading {}: {}", name_, errno_text(errno)));
+    }
+}
+
+bool line_reader::next(std::string_view& line) {
+    for (;;) {
+        const char* nl = begin_ < end_ ? static_cast<const char*>(std::memchr(buf_.data() + begin_, '\n', end_ - begin_)) : nullptr;
+        if (nl || (eof_ && begin_ < end_)) {
+            const size_t stop = nl ? static_cast<size_t>(nl - buf_.data()) : end_;
+            size_t len = stop - begin_;
+            if (len > 0 && buf_[begin_ + len - 1] == '\r') --len;
+            line = std::string_view(buf_.data() + begin_, len);
+            begin_ = nl ? stop + 1 : end_;
+            ++line_;
+            return true;
+        }
+        if (!refill() && begin_ == end_) return false;
+    }
+}
+
+namespace {
+
+class line_sink final : public record_sink {
+public:
+    explicit line_sink(std::unique_ptr<fd_writer> out) : out_(std::move(out)) {}
+    void write(std::optional<std::string_view>, std::string_view value) override {
+        out_->write(value);
+        out_->write("\n");
+        ++counts_.written;
+    }
+    void flush() override { out_->sync(); }
+    sink_counts close() override {
+        out_->close();
+        counts_.delivered = counts_.written;
+        return counts_;
+    }
+    sink_counts counts() const override { return counts_; }
+
+private:
+    std::unique_ptr<fd_writer> out_;
+    sink_counts counts_;
+};
+
+class kafka_sink final : public record_sink {
+public:
+    kafka_sink(const kafka_settings& settings, const std::string& topic, const property_list& defaults)
+        : producer_(settings, defaults), topic_(producer_.open_topic(topic)) {}
+    void write(std::optional<std::string_view> key, std::string_view value) override {
+        producer_.produce(topic_, key, value);
+    }
+    void poll() override { producer_.poll(0); }
+    void flush() override { producer_.flush(); }
+    sink_counts close() override {
+        producer_.flush();
+        return counts();
+    }
+    sink_counts counts() const override {
+        sink_counts c;
+        c.written = producer_.produced();
+        c.delivered = producer_.delivered();
+        c.failed = producer_.failed();
+        c.first_error = producer_.first_error();
+        return c;
+    }
+
+private:
+    producer producer_;
+    rd_kafka_topic_t* topic_;
+};
+
+}  // namespace
+
+std::unique_ptr<record_sink> open_sink(const io_spec& spec, const common_options& options,
+                                       const property_list& producer_defaults) {
+    switch (spec.type) {
+        case io_spec::kind::stdio: return std::make_unique<line_sink>(fd_writer::open_stdout());
+        case io_spec::kind::file: return std::make_unique<line_sink>(fd_writer::open_file(spec.path, false));
+        case io_spec::kind::kafka:
+            return std::make_unique<kafka_sink>(make_kafka_settings(options, spec.brokers), spec.topic,
+                                                producer_defaults);
+    }
+    throw usage_error("unknown output");
+}
+
+}  // namespace ks

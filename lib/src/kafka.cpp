@@ -1,0 +1,461 @@
+#include "ks/kafka.hpp"
+
+#include "ks/error.hpp"
+#include "ks/log.hpp"
+#include "ks/signal.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+namespace ks {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
+}
+
+// opaque of every handle: the client_state, plus the object that owns it.
+struct handle_opaque {
+    client_state* state;
+    void* owner;
+};
+
+void on_log(const rd_kafka_t*, int level, const char* facility, const char* text) {
+    // librdkafka retries by itself and repeats its complaints: they are detail (-v, -vv), the
+    // tools report the outcome once (client_state::check, delivery counts).
+    if (level <= 3) log::info("librdkafka {}: {}", facility, text);
+    else log::debug("librdkafka {}: {}", facility, text);
+}
+
+void on_error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    static_cast<handle_opaque*>(opaque)->state->on_error(rk, err, reason);
+}
+
+void set_property(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+    char errstr[512];
+    auto result = rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr);
+    // kcat style: topic.PROP sets a default topic property, which librdkafka takes on the global conf.
+    if (result == RD_KAFKA_CONF_UNKNOWN && name.starts_with("topic."))
+        result = rd_kafka_conf_set(conf, name.c_str() + 6, value.c_str(), errstr, sizeof errstr);
+    if (result != RD_KAFKA_CONF_OK) throw usage_error(fmt::format("-X {}: {}", name, errstr));
+    if (log::enabled(log::level::info))
+        log::info("property {}={}", name, is_secret_property(name) ? "[redacted]" : value);
+}
+
+rd_kafka_conf_t* build_conf(const kafka_settings& s, const property_list& lib_defaults, const property_list& tool_defaults,
+                            handle_opaque* opaque) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    try {
+        set_property(conf, "bootstrap.servers", s.brokers);
+        set_property(conf, "log.connection.close", "false");
+        for (const auto& [k, v] : lib_defaults) set_property(conf, k, v);
+        for (const auto& [k, v] : tool_defaults) set_property(conf, k, v);
+        for (const auto& [k, v] : s.properties) set_property(conf, k, v);
+    } catch (...) {
+        rd_kafka_conf_destroy(conf);
+        throw;
+    }
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    return conf;
+}
+
+rd_kafka_t* new_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+    char errstr[512];
+    rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        throw usage_error(fmt::format("Kafka client: {}", errstr));
+    }
+    return rk;  // owns conf now
+}
+
+}  // namespace
+
+std::string topic_name(const rd_kafka_message_t* m) { return m->rkt ? rd_kafka_topic_name(m->rkt) : std::string(); }
+
+void client_state::on_error(rd_kafka_t*, int err, const char* reason) {
+    {
+        std::lock_guard lock(mutex_);
+        last_error_ = reason;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        std::int64_t expected = 0;
+        down_since_ms_.compare_exchange_strong(expected, now_ms());
+    } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        fatal_ = true;
+    }
+    log::info("kafka: {}", reason);
+}
+
+std::string client_state::last_error() const {
+    std::lock_guard lock(mutex_);
+    return last_error_;
+}
+
+void client_state::check(rd_kafka_t* rk, double timeout_s, const std::string& brokers) {
+    if (fatal_) {
+        char errstr[512] = "";
+        rd_kafka_fatal_error(rk, errstr, sizeof errstr);
+        throw runtime_failure(fmt::format("kafka: fatal error: {}", errstr));
+    }
+    const std::int64_t since = down_since_ms_.load();
+    if (since == 0) return;
+    const std::int64_t now = now_ms();
+    if (now - last_probe_ms_.load() >= 1000) {
+        last_probe_ms_ = now;
+        const rd_kafka_metadata_t* md = nullptr;
+        if (rd_kafka_metadata(rk, 0, nullptr, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_metadata_destroy(md);
+            note_alive();
+            return;
+        }
+    }
+    if (static_cast<double>(now - since) > timeout_s * 1000.0)
+        throw runtime_failure(fmt::format("cannot reach Kafka at {} for {:g} s: {}", brokers, timeout_s, last_error()));
+}
+
+int wait_for_topic(rd_kafka_t* rk, client_state& state, const kafka_settings& settings, const std::string& topic) {
+    const auto deadline = clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(settings.timeout_s * 1000));
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    std::string last;
+    for (;;) {
+        if (signals::stop_requested()) {
+            rd_kafka_topic_destroy(rkt);
+            throw error(exit_ok, fmt::format("interrupted while connecting to {}", settings.brokers));
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+        const rd_kafka_metadata_t* md = nullptr;
+        auto err = rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(std::clamp<std::int64_t>(left, 100, 1000)));
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const auto& t = md->topics[0];
+            const auto terr = t.err;
+            const int partitions = t.partition_cnt;
+            rd_kafka_metadata_destroy(md);
+            if (terr == RD_KAFKA_RESP_ERR_NO_ERROR && partitions > 0) {
+                rd_kafka_topic_destroy(rkt);
+                state.note_alive();
+                return partitions;
+            }
+            if (terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+                rd_kafka_topic_destroy(rkt);
+                throw runtime_failure(fmt::format(
+                    "topic '{}' does not exist on {} (topics are not created automatically: "
+                    "scripts/kafka-topic create {} PARTITIONS)",
+                    topic, settings.brokers, topic));
+            }
+            last = rd_kafka_err2str(terr);  // e.g. leader not available yet: retry
+        } else {
+            last = state.last_error().empty() ? rd_kafka_err2str(err) : state.last_error();
+        }
+        if (clock::now() >= deadline) {
+            rd_kafka_topic_destroy(rkt);
+            throw runtime_failure(
+                fmt::format("cannot reach Kafka at {} within {:g} s: {}", settings.brokers, settings.timeout_s, last));
+        }
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// producer
+
+producer::producer(const kafka_settings& settings, const property_list& defaults) : settings_(settings) {
+    static const property_list lib_defaults = {
+        {"enable.idempotence", "true"},       // acks=all, no duplicates from retries, ordered
+        {"partitioner", "murmur2_random"},    // same partition for a key as the Java client
+        {"message.timeout.ms", "60000"},      // a lost broker fails messages in a minute, not five
+        {"linger.ms", "50"},                  // batches fill; 5 ms does not (NOTES.md)
+        {"queue.buffering.max.kbytes", "16384"},  // bounded memory: back-pressure instead of 1 GB
+    };
+    auto* opaque = new handle_opaque{&state_, this};
+    rd_kafka_conf_t* conf = nullptr;
+    try {
+        conf = build_conf(settings_, lib_defaults, defaults, opaque);
+    } catch (...) {
+        delete opaque;
+        throw;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    try {
+        rk_ = new_handle(RD_KAFKA_PRODUCER, conf);
+    } catch (...) {
+        delete opaque;
+        throw;
+    }
+}
+
+producer::~producer() {
+    auto* opaque = static_cast<handle_opaque*>(rd_kafka_opaque(rk_));
+    if (rd_kafka_outq_len(rk_) > 0) purge_all();
+    for (auto* t : topics_) rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk_);
+    delete opaque;
+}
+
+rd_kafka_topic_t* producer::open_topic(const std::string& name) {
+    wait_for_topic(rk_, state_, settings_, name);
+    topics_.push_back(rd_kafka_topic_new(rk_, name.c_str(), nullptr));
+    return topics_.back();
+}
+
+void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<producer*>(static_cast<handle_opaque*>(opaque)->owner);
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        self->delivered_.fetch_add(1, std::memory_order_relaxed);
+        self->state_.note_alive();
+        return;
+    }
+    self->failed_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(self->error_mutex_);
+    if (self->first_error_.empty()) self->first_error_ = rd_kafka_err2str(m->err);
+}
+
+std::string producer::first_error() const {
+    std::lock_guard lock(error_mutex_);
+    return first_error_;
+}
+
+void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::string_view value,
+                       std::int32_t partition) {
+    for (;;) {
+        if (rd_kafka_produce(topic, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
+                             key ? key->data() : nullptr, key ? key->size() : 0, nullptr) == 0) {
+            ++produced_;
+            return;
+        }
+        const auto err = rd_kafka_last_error();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || signals::abort_requested()) {
+            ++produced_;
+            failed_.fetch_add(1);
+            std::lock_guard lock(error_mutex_);
+            if (first_error_.empty())
+                first_error_ = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? "stopped by a second signal" : rd_kafka_err2str(err);
+            return;
+        }
+        rd_kafka_poll(rk_, 100);  // back-pressure: wait for deliveries to free the queue
+        state_.check(rk_, settings_.timeout_s, settings_.brokers);
+    }
+}
+
+void producer::poll(int timeout_ms) { rd_kafka_poll(rk_, timeout_ms); }
+
+void producer::purge_all() {
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    // Purged messages report back as failed through the delivery callback, served here.
+    for (int i = 0; i < 50 && rd_kafka_outq_len(rk_) > 0; ++i) rd_kafka_flush(rk_, 100);
+}
+
+void producer::flush() {
+    while (rd_kafka_outq_len(rk_) > 0) {
+        if (signals::abort_requested()) {
+            log::warn("second signal: not waiting for {} queued messages", rd_kafka_outq_len(rk_));
+            purge_all();
+            return;
+        }
+        rd_kafka_flush(rk_, 100);
+        try {
+            state_.check(rk_, settings_.timeout_s, settings_.brokers);
+        } catch (const runtime_failure& e) {
+            {
+                std::lock_guard lock(error_mutex_);
+                if (first_error_.empty()) first_error_ = e.what();
+            }
+            purge_all();
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// consumer
+
+consumer::consumer(const kafka_settings& settings, const std::string& group, const std::vector<std::string>& topics,
+                   start_from from, bool exit_at_end, hooks callbacks, const property_list& defaults)
+    : settings_(settings), from_(from), exit_at_end_(exit_at_end), hooks_(std::move(callbacks)) {
+    if (group.empty()) throw usage_error("a consumer group is needed: -g GROUP");
+    const property_list lib_defaults = {
+        {"group.id", group},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.auto.commit", "false"},        // offsets are committed only after output is durable
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", from == start_from::latest ? "latest" : "earliest"},
+        {"enable.partition.eof", "true"},       // positions at the end, for -e
+        {"isolation.level", "read_committed"},
+        {"queued.max.messages.kbytes", "8192"},  // prefetch bounded: a few MB, not 64 MB per partition
+    };
+    auto* opaque = new handle_opaque{&state_, this};
+    rd_kafka_conf_t* conf = nullptr;
+    try {
+        conf = build_conf(settings_, lib_defaults, defaults, opaque);
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+        rk_ = new_handle(RD_KAFKA_CONSUMER, conf);
+    } catch (...) {
+        delete opaque;
+        throw;
+    }
+    try {
+        rd_kafka_poll_set_consumer(rk_);
+        for (const auto& t : topics) wait_for_topic(rk_, state_, settings_, t);
+        if (exit_at_end_) snapshot_watermarks(topics);
+        partition_list_ptr subscription(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+        for (const auto& t : topics) rd_kafka_topic_partition_list_add(subscription.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+        if (auto err = rd_kafka_subscribe(rk_, subscription.get()))
+            throw runtime_failure(fmt::format("subscribe: {}", rd_kafka_err2str(err)));
+    } catch (...) {
+        rd_kafka_destroy_flags(rk_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        delete opaque;
+        throw;
+    }
+}
+
+consumer::~consumer() {
+    auto* opaque = static_cast<handle_opaque*>(rd_kafka_opaque(rk_));
+    // Without an orderly close (an error on the way out) do not wait on the group: it may be gone.
+    if (closed_) rd_kafka_destroy(rk_);
+    else rd_kafka_destroy_flags(rk_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    delete opaque;
+}
+
+void consumer::snapshot_watermarks(const std::vector<std::string>& topics) {
+    const int timeout_ms = static_cast<int>(settings_.timeout_s * 1000);
+    for (const auto& t : topics) {
+        const rd_kafka_metadata_t* md = nullptr;
+        rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, t.c_str(), nullptr);
+        auto err = rd_kafka_metadata(rk_, 0, rkt, &md, timeout_ms);
+        rd_kafka_topic_destroy(rkt);
+        if (err) throw runtime_failure(fmt::format("metadata for {}: {}", t, rd_kafka_err2str(err)));
+        const int count = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        for (int p = 0; p < count; ++p) {
+            std::int64_t low = 0, high = 0;
+            if (auto e = rd_kafka_query_watermark_offsets(rk_, t.c_str(), p, &low, &high, timeout_ms))
+                throw runtime_failure(fmt::format("high watermark of {} [{}]: {}", t, p, rd_kafka_err2str(e)));
+            end_[{t, p}] = high;
+            log::info("end of {} [{}] at start: {}", t, p, high);
+        }
+    }
+}
+
+void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                            void* opaque) {
+    auto* self = static_cast<consumer*>(static_cast<handle_opaque*>(opaque)->owner);
+    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; ++i) {
+            auto& p = parts->elems[i];
+            topic_partition tp{p.topic, p.partition};
+            if (!self->seen_.contains(tp)) {
+                if (self->from_ == start_from::earliest) p.offset = RD_KAFKA_OFFSET_BEGINNING;
+                if (self->from_ == start_from::latest) p.offset = RD_KAFKA_OFFSET_END;
+            }
+        }
+        if (self->hooks_.on_assign) self->hooks_.on_assign(parts);
+        for (int i = 0; i < parts->cnt; ++i) {
+            topic_partition tp{parts->elems[i].topic, parts->elems[i].partition};
+            log::info("assigned {} [{}] from offset {}", tp.topic, tp.partition, parts->elems[i].offset);
+            self->seen_.insert(tp);
+            self->assigned_.insert(tp);
+        }
+        if (cooperative) {
+            if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) {
+                log::error("assign: {}", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+    } else {
+        const bool lost = rd_kafka_assignment_lost(rk);
+        if (self->hooks_.on_revoke) self->hooks_.on_revoke(parts, lost);
+        for (int i = 0; i < parts->cnt; ++i) {
+            topic_partition tp{parts->elems[i].topic, parts->elems[i].partition};
+            log::info("{} {} [{}]", lost ? "lost" : "revoked", tp.topic, tp.partition);
+            self->assigned_.erase(tp);
+            self->position_.erase(tp);
+        }
+        if (cooperative) {
+            if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
+                log::error("unassign: {}", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_assign(rk, nullptr);
+        }
+    }
+    self->rebalanced_ = true;
+}
+
+message_ptr consumer::poll(int timeout_ms) {
+    state_.check(rk_, settings_.timeout_s, settings_.brokers);
+    message_ptr m(rd_kafka_consumer_poll(rk_, timeout_ms));
+    if (!m) return m;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        state_.note_alive();
+        auto& pos = position_[{topic_name(m.get()), m->partition}];
+        pos = std::max(pos, m->offset);
+        return {};
+    }
+    if (m->err) {
+        switch (m->err) {
+            case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+            case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+            case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+            case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+                throw runtime_failure(fmt::format("consuming {}: {}", topic_name(m.get()), rd_kafka_message_errstr(m.get())));
+            default: log::warn("consuming: {}", rd_kafka_message_errstr(m.get())); return {};
+        }
+    }
+    state_.note_alive();
+    if (exit_at_end_) position_[{topic_name(m.get()), m->partition}] = m->offset + 1;
+    return m;
+}
+
+std::string consumer::commit(const std::string& topic, std::int32_t partition, std::int64_t next_offset) {
+    partition_list_ptr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = next_offset;
+    if (auto err = rd_kafka_commit(rk_, list.get(), 0)) return rd_kafka_err2str(err);
+    log::debug("committed {} [{}] at {}", topic, partition, next_offset);
+    return {};
+}
+
+void consumer::fetch_committed(rd_kafka_topic_partition_list_t* partitions) {
+    if (auto err = rd_kafka_committed(rk_, partitions, static_cast<int>(settings_.timeout_s * 1000)))
+        throw runtime_failure(fmt::format("reading committed offsets: {}", rd_kafka_err2str(err)));
+}
+
+bool consumer::reached_end() const {
+    if (!rebalanced_) return false;
+    for (const auto& tp : assigned_) {
+        auto end = end_.find(tp);
+        if (end == end_.end()) continue;  // created after start: not part of the snapshot
+        auto pos = position_.find(tp);
+        if (pos == position_.end() || pos->second < end->second) return false;
+    }
+    return true;
+}
+
+std::int64_t consumer::lag() const {
+    std::int64_t total = 0;
+    for (const auto& tp : assigned_) {
+        auto end = end_.find(tp);
+        auto pos = position_.find(tp);
+        if (end != end_.end() && pos != position_.end()) total += std::max<std::int64_t>(0, end->second - pos->second);
+    }
+    return total;
+}
+
+void consumer::close() {
+    if (closed_) return;
+    closed_ = true;
+    if (auto err = rd_kafka_consumer_close(rk_)) log::warn("closing consumer: {}", rd_kafka_err2str(err));
+}
+
+}  // namespace ks

@@ -1,0 +1,354 @@
+// csv2kafka: CSV or JSON-lines rows -> one JSON object per message (or per line on stdout).
+#include "csv2kafka.hpp"
+
+#include "ks/csv.hpp"
+#include "ks/error.hpp"
+#include "ks/io.hpp"
+#include "ks/json.hpp"
+#include "ks/log.hpp"
+#include "ks/pacing.hpp"
+#include "ks/record_errors.hpp"
+#include "ks/signal.hpp"
+#include "ks/stats.hpp"
+
+#include <fmt/core.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+
+namespace ks::csv2kafka {
+
+void declare(CLI::App& app, options& o) {
+    app.add_option("inputs", o.inputs, "CSV or JSON-lines files; - or nothing for standard input");
+    app.add_option("-o,--output", o.output, "Where to: kafka:TOPIC, kafka://HOST:PORT/TOPIC, FILE, or - (JSON lines)")
+        ->capture_default_str();
+    app.add_option("--format", o.format, "Input format: csv, or jsonl (JSON objects, one per line, passed through)")
+        ->check(CLI::IsMember({"csv", "jsonl"}))
+        ->capture_default_str();
+    app.add_option("--columns", o.columns, "Column names, comma-separated, for CSV without a header row");
+    app.add_option("-d,--delimiter", o.delimiter, "CSV field delimiter (one character; \\t or tab for tabs)")
+        ->capture_default_str();
+    app.add_option("--schema", o.schema,
+                   "Column types 'col:type,...' with type int, float, bool or string; others are inferred");
+    app.add_option("--infer-rows", o.infer_rows,
+                   "Rows read to infer types from a pipe (a regular file is read whole first)")
+        ->capture_default_str();
+    app.add_option("-k,--key", o.key, "Column (or JSON field) whose value is the message key");
+    app.add_flag("--loop", o.loop, "Repeat the input until --duration, --limit or a signal (simulated sensors)");
+    app.add_option("--replay-time", o.replay_time,
+                   "Pace rows by this column's timestamps (epoch s/ms, ISO-8601, or a time of day)");
+    app.add_option("--speed", o.speed, "With --replay-time: replay X times faster")->capture_default_str();
+    add_common_options(app, o.common, opts_kafka | opts_bound | opts_rate | opts_errors | opts_report);
+    app.footer(
+        "Examples:\n"
+        "  csv2kafka datasets/traffic.csv -o kafka:traffic --key Date --rate 100\n"
+        "  csv2kafka data.csv                     # CSV to JSON lines on stdout\n"
+        "  csv2kafka data.csv -o kafka:t --loop --duration 60 --rate 10\n"
+        "Types are inferred per column (int, float, bool, string; empty = null) without losing\n"
+        "information: leading zeros and integers beyond 2^53 stay strings.");
+}
+
+namespace {
+
+// One owned record, for rows read ahead from a pipe to infer types.
+struct buffered_row {
+    csv::reader::result result;
+    std::vector<std::string> fields;
+    std::uint64_t line;
+    std::string raw;
+    std::string why;
+};
+
+class publisher {
+public:
+    explicit publisher(options& o)
+        : o_(o),
+          sink_(open_sink(parse_spec(o.output), o.common)),
+          errors_(o.common, "csv2kafka"),
+          limit_(o.common.duration_s),
+          rate_(o.common.rate),
+          replay_(o.speed),
+          progress_(o.common.quiet, "records") {}
+
+    int run() {
+        std::optional<std::string> failure;
+        try {
+            bool more = true;
+            do {
+                for (const auto& input : o_.inputs) {
+                    more = o_.format == "csv" ? publish_csv(input) : publish_jsonl(input);
+                    if (!more) break;
+                }
+                replay_.restart();
+            } while (more && o_.loop);
+        } catch (const closed_pipe&) {
+            log::debug("output closed downstream");
+        } catch (...) {
+            finish(true);  // report what was delivered before the error, then the error itself
+            throw;
+        }
+        return finish(false);
+    }
+
+private:
+    int finish(bool failing) {
+        progress_.finish();
+        sink_counts c;
+        try {
+            c = sink_->close();
+            errors_.close();
+        } catch (const closed_pipe&) {
+        } catch (...) {
+            if (!failing) throw;
+        }
+        if (o_.common.stats) {
+            const double secs = clock_.seconds();
+            stats_report(log::tool())
+                .add("rows_read", rows_read_)
+                .add("produced", c.written)
+                .add("delivered", c.delivered)
+                .add("failed", c.failed)
+                .add("bad", errors_.count())
+                .add("elapsed_s", secs)
+                .add("records_per_s", c.written / std::max(secs, 1e-9))
+                .print();
+        }
+        if (c.failed > 0 && !failing)
+            throw runtime_failure(
+                fmt::format("{} of {} messages not delivered: {}", c.failed, c.written, c.first_error));
+        return exit_ok;
+    }
+
+    bool should_stop() {
+        if (signals::stop_requested() || limit_.passed()) return true;
+        if (o_.common.limit > 0 && produced_ >= o_.common.limit) return true;
+        return false;
+    }
+
+    void bad(const std::string& source, std::uint64_t line, std::string_view why, std::string_view raw) {
+        record_origin origin;
+        origin.source = source;
+        origin.line = line;
+        errors_.handle(origin, why, raw);
+    }
+
+    // Paces, then hands one encoded record to the sink. False when it is time to stop.
+    bool emit(std::optional<std::string_view> key, std::string_view value, const std::optional<event_time>& when) {
+        if (when ? !replay_.wait(*when, limit_) : !rate_.wait(limit_)) return false;
+        sink_->write(key, value);
+        ++produced_;
+        if ((produced_ & 255) == 0) sink_->poll();
+        progress_.update(produced_);
+        return true;
+    }
+
+    bool publish_csv(const std::string& path) {
+        const char delim = csv::parse_delimiter(o_.delimiter);
+        auto rd = csv::reader::open(path, delim);
+        csv::record rec;
+        std::string why;
+        std::vector<std::string> names;
+        if (!o_.columns.empty()) {
+            std::vector<std::string_view> given;
+            for (size_t start = 0;;) {
+                auto comma = o_.columns.find(',', start);
+                given.emplace_back(std::string_view(o_.columns).substr(start, comma - start));
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+            }
+            std::vector<std::string> notes;
+            names = csv::header_names(given, notes);
+            for (const auto& n : notes) log::warn("--columns: {}", n);
+        } else {
+            auto r = rd->next(rec, why);
+            if (r == csv::reader::result::end) {
+                log::warn("{}: empty input", rd->name());
+                return true;
+            }
+            if (r == csv::reader::result::bad)
+                throw data_error(fmt::format("{}:{}: header row: {}", rd->name(), rec.line, why));
+            std::vector<std::string> notes;
+            names = csv::header_names(rec.fields, notes);
+            for (const auto& n : notes) log::warn("{}: {}", rd->name(), n);
+        }
+        const bool has_header = o_.columns.empty();
+
+        std::vector<csv::column_type> types(names.size(), csv::column_type::string);
+        std::vector<bool> forced(names.size(), false);
+        for (const auto& entry : csv::parse_schema(o_.schema)) {
+            auto it = std::find(names.begin(), names.end(), entry.column);
+            if (it == names.end())
+                throw usage_error(fmt::format("--schema: no column '{}' in {}", entry.column, rd->name()));
+            types[it - names.begin()] = entry.type;
+            forced[it - names.begin()] = true;
+        }
+
+        // Infer the other columns: a regular file is read whole first; a pipe is read ahead.
+        std::vector<csv::type_tally> tallies(names.size());
+        const auto tally = [&](const std::vector<std::string_view>& fields) {
+            if (fields.size() != names.size()) return;
+            for (size_t i = 0; i < fields.size(); ++i)
+                if (!forced[i]) tallies[i].add(fields[i]);
+        };
+        std::deque<buffered_row> ahead;
+        const bool all_forced = std::all_of(forced.begin(), forced.end(), [](bool f) { return f; });
+        if (!all_forced && rd->seekable()) {
+            for (auto r = rd->next(rec, why); r != csv::reader::result::end; r = rd->next(rec, why))
+                if (r == csv::reader::result::record) tally(rec.fields);
+            rd->rewind();
+            if (has_header) rd->next(rec, why);
+        } else if (!all_forced) {
+            while (ahead.size() < o_.infer_rows) {
+                auto r = rd->next(rec, why);
+                if (r == csv::reader::result::end) break;
+                buffered_row row{r, {rec.fields.begin(), rec.fields.end()}, rec.line, std::string(rec.raw), why};
+                if (r == csv::reader::result::record) tally(rec.fields);
+                ahead.push_back(std::move(row));
+            }
+        }
+        for (size_t i = 0; i < names.size(); ++i)
+            if (!forced[i]) types[i] = tallies[i].result();
+        if (log::enabled(log::level::info)) {
+            std::string listing;
+            for (size_t i = 0; i < names.size(); ++i)
+                listing += fmt::format("{}{}:{}", i ? "," : "", names[i], csv::type_name(types[i]));
+            log::info("{}: columns {}", rd->name(), listing);
+        }
+        const csv::encoder enc(names, types, forced);
+
+        const auto column = [&](const std::string& name, const char* option) {
+            if (name.empty()) return -1;
+            int i = enc.index_of(name);
+            if (i < 0) throw usage_error(fmt::format("{}: no column '{}' in {}", option, name, rd->name()));
+            return i;
+        };
+        const int key_index = column(o_.key, "--key");
+        const int time_index = column(o_.replay_time, "--replay-time");
+        std::vector<bool> widened_warned(names.size(), false);
+
+        // Encodes and emits one row; false when it is time to stop.
+        const auto process = [&](csv::reader::result r, const std::vector<std::string_view>& fields,
+                                 std::uint64_t line, std::string_view raw, const std::string& problem) {
+            if (should_stop()) return false;
+            ++rows_read_;
+            if (r == csv::reader::result::bad) return bad(rd->name(), line, problem, raw), true;
+            if (!json::valid_utf8(raw)) return bad(rd->name(), line, "not valid UTF-8", raw), true;
+            value_.clear();
+            int widened = -1;
+            if (!enc.encode(fields, value_, why, widened)) return bad(rd->name(), line, why, raw), true;
+            if (widened >= 0 && !widened_warned[widened]) {
+                widened_warned[widened] = true;
+                log::warn("{}:{}: column '{}' was inferred as {} from the first {} rows; '{}' is kept as it is "
+                          "(use --schema to fix the type)",
+                          rd->name(), line, names[widened], csv::type_name(types[widened]), o_.infer_rows,
+                          fields[widened]);
+            }
+            std::optional<event_time> when;
+            if (time_index >= 0) {
+                when = parse_event_time(fields[time_index]);
+                if (!when)
+                    return bad(rd->name(), line,
+                               fmt::format("column '{}': '{}' is not a time", names[time_index], fields[time_index]),
+                               raw),
+                           true;
+            }
+            std::optional<std::string_view> key;
+            if (key_index >= 0 && !fields[key_index].empty()) key = fields[key_index];
+            return emit(key, value_, when);
+        };
+
+        std::vector<std::string_view> views;
+        for (; !ahead.empty(); ahead.pop_front()) {
+            const auto& row = ahead.front();
+            views.assign(row.fields.begin(), row.fields.end());
+            if (!process(row.result, views, row.line, row.raw, row.why)) return false;
+        }
+        for (auto r = rd->next(rec, why); r != csv::reader::result::end; r = rd->next(rec, why))
+            if (!process(r, rec.fields, rec.line, rec.raw, why)) return false;
+        return !should_stop();
+    }
+
+    // A top-level field of a JSON object as key text: strings unescaped, other values as JSON.
+    static std::optional<std::string> field_text(simdjson::dom::object obj, std::string_view name) {
+        simdjson::dom::element e;
+        if (obj.at_key(name).get(e) != simdjson::SUCCESS || e.is_null()) return std::nullopt;
+        if (e.is_string()) return std::string(e.get_string().value_unsafe());
+        return simdjson::minify(e);
+    }
+
+    bool publish_jsonl(const std::string& path) {
+        line_reader lines(path);
+        std::string_view line;
+        while (lines.next(line)) {
+            if (should_stop()) return false;
+            if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+            ++rows_read_;
+            simdjson::dom::element doc;
+            if (auto err = parser_.parse(padded_.load(line)).get(doc)) {
+                bad(lines.name(), lines.line_number(), fmt::format("invalid JSON: {}", simdjson::error_message(err)), line);
+                continue;
+            }
+            simdjson::dom::object obj;
+            if (doc.get(obj) != simdjson::SUCCESS) {
+                bad(lines.name(), lines.line_number(), "not a JSON object", line);
+                continue;
+            }
+            std::optional<event_time> when;
+            if (!o_.replay_time.empty()) {
+                auto text = field_text(obj, o_.replay_time);
+                if (text) when = parse_event_time(*text);
+                if (!when) {
+                    bad(lines.name(), lines.line_number(),
+                        fmt::format("field '{}': {} is not a time", o_.replay_time, text ? *text : "missing"), line);
+                    continue;
+                }
+            }
+            std::optional<std::string> key_text;
+            if (!o_.key.empty()) key_text = field_text(obj, o_.key);
+            std::optional<std::string_view> key;
+            if (key_text) key = *key_text;
+            if (!emit(key, line, when)) return false;
+        }
+        return !should_stop();
+    }
+
+    options& o_;
+    std::unique_ptr<record_sink> sink_;
+    error_policy errors_;
+    deadline limit_;
+    rate_limiter rate_;
+    replay_clock replay_;
+    progress progress_;
+    stopwatch clock_;
+    std::uint64_t rows_read_ = 0;
+    std::uint64_t produced_ = 0;
+    std::string value_;
+    simdjson::dom::parser parser_;
+    json::padded_buffer padded_;
+};
+
+}  // namespace
+
+int run(options& o) {
+    if (o.inputs.empty()) o.inputs.push_back("-");
+    const auto stdin_inputs = std::count(o.inputs.begin(), o.inputs.end(), "-");
+    if (stdin_inputs > 1) throw usage_error("standard input (-) can be read only once");
+    if (o.loop && stdin_inputs > 0) throw usage_error("--loop needs files: standard input cannot be read twice");
+    if (o.loop && o.common.duration_s <= 0 && o.common.limit == 0)
+        log::info("--loop without --duration or --limit: runs until a signal");
+    if (o.speed <= 0) throw usage_error("--speed must be positive");
+    if (!o.replay_time.empty() && o.common.rate > 0) throw usage_error("--rate and --replay-time exclude each other");
+    if (o.format == "jsonl" && (!o.columns.empty() || !o.schema.empty() || o.delimiter != ","))
+        throw usage_error("--columns, --schema and --delimiter are for --format csv");
+    csv::parse_delimiter(o.delimiter);
+    csv::parse_schema(o.schema);
+    log::info("inputs {}; output {}; rate {}; duration {}; limit {}", fmt::format("{}", fmt::join(o.inputs, ",")),
+              o.output, o.common.rate, o.common.duration_s, o.common.limit);
+    publisher p(o);
+    return p.run();
+}
+
+}  // namespace ks::csv2kafka

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "ks/cli.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ks::csv2kafka {
+
+struct options {
+    common_options common;
+    std::vector<std::string> inputs;  // files, "-" = stdin
+    std::string output = "-";
+    std::string format = "csv";
+    std::string columns;  // names when there is no header row
+    std::string delimiter = ",";
+    std::string schema;
+    std::string key;
+    bool loop = false;
+    std::string replay_time;
+    double speed = 1;
+    std::uint64_t infer_rows = 10000;
+};
+
+void declare(CLI::App& app, options& o);
+int run(options& o);
+
+}  // namespace ks::csv2kafka
