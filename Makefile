@@ -1,0 +1,42 @@
+# kstream tools. `make demo` and `make test` set everything up themselves on a fresh Debian machine.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build, the tests, the local broker and the benchmarks need.
+DEB_PACKAGES := g++ cmake ninja-build pkg-config librdkafka-dev libsimdjson-dev libfmt-dev \
+                libcli11-dev catch2 kcat openjdk-17-jre-headless maven procps
+
+.PHONY: all deps build test unit demo bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -G Ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Unit tests, then end-to-end tests against a real Kafka broker that the test run starts and stops.
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+demo: build
+	scripts/demo
+
+bench: build
+	bench/run
+
+clean:
+	rm -rf $(BUILD)

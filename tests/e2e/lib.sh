@@ -1,0 +1,74 @@
+# Sourced by every end-to-end test: the broker of this test run, scratch space, assertions.
+# Tests run the real binaries against the real broker and compare outputs exactly.
+set -euo pipefail
+: "${KS_BIN:?}" "${KS_ROOT:?}" "${KS_STATE:?}"
+# shellcheck disable=SC1091
+source "$KS_STATE/kafka.env"
+export KAFKA_BROKERS
+export PATH="$KS_BIN:$PATH"
+
+TEST_NAME=$(basename "${BASH_SOURCE[1]}" .sh)
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/ks-$TEST_NAME.XXXXXX")
+CHECKS=0
+FAILURES=0
+BACKGROUND_PIDS=()
+
+cleanup() {
+  local pid
+  for pid in "${BACKGROUND_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+# A topic of its own for each use: NAME-<random>, created with its partition count.
+new_topic() {
+  local name="$1-$RANDOM$RANDOM" partitions=${2:-1}
+  "$KS_ROOT/scripts/kafka-topic" create "$name" "$partitions" >/dev/null 2>&1 ||
+    { echo "could not create topic $name" >&2; exit 1; }
+  echo "$name"
+}
+
+fail() { echo "FAIL: $*" >&2; FAILURES=$((FAILURES + 1)); }
+ok() { CHECKS=$((CHECKS + 1)); }
+
+assert_eq() {  # expected actual message
+  if [[ "$1" == "$2" ]]; then ok; else fail "$3: expected [$1], got [$2]"; fi
+}
+
+assert_files_equal() {  # expected-file actual-file message
+  if cmp -s "$1" "$2"; then ok; else fail "$3: $1 and $2 differ"; diff <(head -c 20000 "$1") <(head -c 20000 "$2") | head -20 >&2 || true; fi
+}
+
+assert_contains() {  # haystack needle message
+  if [[ "$1" == *"$2"* ]]; then ok; else fail "$3: [$2] not in [$1]"; fi
+}
+
+assert_between() {  # low high value message (numbers, may be fractional)
+  if awk -v lo="$1" -v hi="$2" -v v="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; then ok; else fail "$4: $3 not in [$1, $2]"; fi
+}
+
+# Runs a command, recording its exit code in RC, stdout in OUT, stderr in ERR.
+run() {
+  set +e
+  "$@" >"$SCRATCH/.out" 2>"$SCRATCH/.err"
+  RC=$?
+  set -e
+  OUT=$(cat "$SCRATCH/.out")
+  ERR=$(cat "$SCRATCH/.err")
+}
+
+# Seconds since the epoch with milliseconds.
+now() { date +%s.%N | cut -c1-14; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# A JSON field of the --stats line in a stderr capture: stat NAME "$ERR"
+stat() { grep -o "\"$1\":[0-9.]*" <<<"$2" | tail -1 | cut -d: -f2; }
+
+# Every line of the topic (values only) via kcat, for checks independent of our consumer.
+topic_values() { kcat -C -b "$KAFKA_BROKERS" -t "$1" -e -q -o beginning -f '%s\n' 2>/dev/null; }
+
+# Ends the test: the closing line CTest and CI read.
+finish() {
+  echo "$TEST_NAME: $CHECKS passed, $FAILURES failed"
+  [[ $FAILURES -eq 0 ]]
+}
