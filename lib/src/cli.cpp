@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -16,6 +18,28 @@ const char* const exit_codes_help =
     "Exit codes: 0 success (also --help, -e, --duration, --limit, SIGINT/SIGTERM, closed pipe);\n"
     "1 runtime failure (broker unreachable, undelivered messages, I/O error); 2 usage error;\n"
     "65 bad record under --on-error fail.";
+
+namespace {
+CLI::Validator number_at_least(double low, bool inclusive, const char* description) {
+    return CLI::Validator(
+        [=](std::string& text) -> std::string {
+            double v = 0;
+            try {
+                size_t used = 0;
+                v = std::stod(text, &used);
+                if (used != text.size()) return fmt::format("'{}' is not a number", text);
+            } catch (const std::exception&) {
+                return fmt::format("'{}' is not a number", text);
+            }
+            if (inclusive ? v < low : v <= low) return fmt::format("'{}' must be a number {}", text, description);
+            return {};
+        },
+        inclusive ? "NUMBER>=0" : "NUMBER>0");
+}
+}  // namespace
+
+const CLI::Validator positive = number_at_least(0, false, "> 0");
+const CLI::Validator non_negative = number_at_least(0, true, ">= 0");
 
 void add_common_options(CLI::App& app, common_options& o, unsigned groups) {
     if (groups & opts_kafka) {
@@ -31,7 +55,7 @@ void add_common_options(CLI::App& app, common_options& o, unsigned groups) {
         app.add_option("--timeout", o.timeout_s,
                        "Seconds the broker may stay unreachable before giving up (exit 1)")
             ->group("Kafka")
-            ->check(CLI::PositiveNumber)
+            ->check(positive)
             ->capture_default_str();
     }
     if (groups & opts_consume) {
@@ -50,13 +74,13 @@ void add_common_options(CLI::App& app, common_options& o, unsigned groups) {
     if (groups & opts_bound) {
         app.add_option("--duration", o.duration_s, "Stop after SECONDS (exit 0)")
             ->group("Bounds")
-            ->check(CLI::NonNegativeNumber);
+            ->check(non_negative);
         app.add_option("--limit", o.limit, "Stop after N records (exit 0)")->group("Bounds");
     }
     if (groups & opts_rate) {
         app.add_option("--rate", o.rate, "Records per second, evenly spaced (0 = as fast as possible)")
             ->group("Bounds")
-            ->check(CLI::NonNegativeNumber);
+            ->check(non_negative);
     }
     if (groups & opts_errors) {
         app.add_option("--on-error", o.on_error_text,
@@ -115,6 +139,7 @@ int close_stdout(int code) {
 
 int run_tool(CLI::App& app, int argc, char** argv, common_options& options, const std::function<int()>& run) {
     log::set_tool(app.get_name());
+    signals::install();  // before anything is printed: a closed pipe must be EPIPE, not SIGPIPE
     const std::string tool_footer = app.get_footer();
     app.footer(tool_footer.empty() ? std::string(exit_codes_help) : tool_footer + "\n\n" + exit_codes_help);
     try {
@@ -135,7 +160,6 @@ int run_tool(CLI::App& app, int argc, char** argv, common_options& options, cons
     }
     try {
         resolve_common(options);
-        signals::install();
         return close_stdout(run());
     } catch (const error& e) {
         log::error("{}", e.what());

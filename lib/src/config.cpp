@@ -5,6 +5,8 @@
 
 #include <fmt/core.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <fstream>
 
@@ -27,6 +29,9 @@ std::pair<std::string, std::string> parse_property(std::string_view text, std::s
 }
 
 property_list read_property_file(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw usage_error(fmt::format("-F {}: {}", path, errno_text(errno)));
+    if (!S_ISREG(st.st_mode)) throw usage_error(fmt::format("-F {}: not a regular file", path));
     std::ifstream in(path);
     if (!in) throw usage_error(fmt::format("-F {}: {}", path, errno_text(errno)));
     property_list out;
@@ -36,6 +41,7 @@ property_list read_property_file(const std::string& path) {
         if (t.empty() || t.front() == '#') continue;
         out.push_back(parse_property(t, fmt::format("{}:{}", path, number)));
     }
+    if (in.bad()) throw usage_error(fmt::format("-F {}: read error", path));
     return out;
 }
 

@@ -339,7 +339,10 @@ int encoder::index_of(std::string_view column) const {
 namespace {
 
 bool parse_forced_integer(std::string_view v, std::string& out) {
-    if (!v.empty() && v.front() == '+') v.remove_prefix(1);
+    if (!v.empty() && v.front() == '+') {
+        v.remove_prefix(1);
+        if (v.empty() || v.front() < '0' || v.front() > '9') return false;  // "+-5"
+    }
     std::int64_t x = 0;
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
     if (ec != std::errc() || ptr != v.data() + v.size()) return false;

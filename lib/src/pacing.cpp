@@ -42,6 +42,8 @@ namespace {
 
 bool read_int(std::string_view& s, size_t digits, int& out) {
     if (s.size() < digits) return false;
+    for (size_t i = 0; i < digits; ++i)
+        if (s[i] < '0' || s[i] > '9') return false;  // from_chars would take a sign
     auto [p, ec] = std::from_chars(s.data(), s.data() + digits, out);
     if (ec != std::errc() || p != s.data() + digits) return false;
     s.remove_prefix(digits);
@@ -121,7 +123,10 @@ std::optional<event_time> parse_iso(std::string_view s) {
     tm.tm_hour = h;
     tm.tm_min = mi;
     tm.tm_sec = sec;
-    return event_time{static_cast<double>(timegm(&tm)) - offset + frac, false};
+    const std::time_t t = timegm(&tm);
+    std::tm back{};
+    if (!gmtime_r(&t, &back) || back.tm_mday != d) return std::nullopt;  // 2023-02-29 is no day
+    return event_time{static_cast<double>(t) - offset + frac, false};
 }
 
 }  // namespace

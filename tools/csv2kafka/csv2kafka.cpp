@@ -188,8 +188,9 @@ private:
 
         // Infer the other columns: a regular file is read whole first; a pipe is read ahead.
         std::vector<csv::type_tally> tallies(names.size());
-        const auto tally = [&](const std::vector<std::string_view>& fields) {
-            if (fields.size() != names.size()) return;
+        // Rows that will be rejected (field count, encoding) do not vote on the types.
+        const auto tally = [&](const std::vector<std::string_view>& fields, std::string_view raw) {
+            if (fields.size() != names.size() || !json::valid_utf8(raw)) return;
             for (size_t i = 0; i < fields.size(); ++i)
                 if (!forced[i]) tallies[i].add(fields[i]);
         };
@@ -197,7 +198,7 @@ private:
         const bool all_forced = std::all_of(forced.begin(), forced.end(), [](bool f) { return f; });
         if (!all_forced && rd->seekable()) {
             for (auto r = rd->next(rec, why); r != csv::reader::result::end; r = rd->next(rec, why))
-                if (r == csv::reader::result::record) tally(rec.fields);
+                if (r == csv::reader::result::record) tally(rec.fields, rec.raw);
             rd->rewind();
             if (has_header) rd->next(rec, why);
         } else if (!all_forced) {
@@ -205,7 +206,7 @@ private:
                 auto r = rd->next(rec, why);
                 if (r == csv::reader::result::end) break;
                 buffered_row row{r, {rec.fields.begin(), rec.fields.end()}, rec.line, std::string(rec.raw), why};
-                if (r == csv::reader::result::record) tally(rec.fields);
+                if (r == csv::reader::result::record) tally(rec.fields, rec.raw);
                 ahead.push_back(std::move(row));
             }
         }

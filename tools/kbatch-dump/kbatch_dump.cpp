@@ -34,12 +34,12 @@ void declare(CLI::App& app, options& o) {
         ->check(CLI::IsMember({"jsonl", "csv"}))
         ->capture_default_str();
     app.add_option("--batch-records", o.batch_records, "Close a batch after N records")
-        ->check(CLI::PositiveNumber)
+        ->check(positive)
         ->capture_default_str();
     app.add_option("--batch-seconds", o.batch_seconds, "Close a batch S seconds after its first record (0 = never)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative);
     app.add_option("--idle-timeout", o.idle_timeout, "Exit 0 after S seconds without records")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative);
     add_common_options(app, o.common, opts_kafka | opts_consume | opts_bound | opts_errors | opts_report);
     app.footer(
         "Files: DIR/TOPIC-pPARTITION-FIRSTOFFSET-LASTOFFSET.jsonl|csv, one batch per partition.\n"
@@ -335,7 +335,11 @@ private:
         simdjson::ondemand::object obj;
         if (auto err = ondemand_.iterate(padded_.load(value)).get(doc))
             return bad(tp, m, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-        if (doc.get_object().get(obj) != simdjson::SUCCESS) return bad(tp, m, "not a JSON object");
+        if (doc.get_object().get(obj) != simdjson::SUCCESS) {  // say why: not JSON at all, or not an object
+            if (auto err = dom_.parse(padded_.load(value)).error())
+                return bad(tp, m, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+            return bad(tp, m, "not a JSON object");
+        }
         auto error = simdjson::SUCCESS;
         for (auto field : obj) {
             std::string_view key, cell;

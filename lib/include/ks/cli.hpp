@@ -49,6 +49,10 @@ enum option_group : unsigned {
     opts_report = 1u << 5,   // -v -q --stats
 };
 
+// Option checks with plain messages ("must be a number >= 0").
+extern const CLI::Validator positive;
+extern const CLI::Validator non_negative;
+
 void add_common_options(CLI::App& app, common_options& options, unsigned groups);
 
 // Parses argv, sets up logging and signals, validates the common options, then calls `run`.

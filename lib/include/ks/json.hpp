@@ -33,7 +33,8 @@ private:
 };
 
 // Appends the compact form of one JSON document (whitespace outside strings removed).
-// Returns false when the text is not valid JSON.
+// The text must already have been parsed as valid JSON: minifying does not validate.
+// Returns false (out unchanged) only when it cannot be minified (an unterminated string).
 bool append_minified(std::string& out, std::string_view text);
 
 }  // namespace ks::json

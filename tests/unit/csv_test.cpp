@@ -1,0 +1,603 @@
+// ks::csv: the RFC 4180 reader, per-value classification, per-column type inference, --schema and
+// --delimiter parsing, header names and the JSON encoder.
+#include "ks/csv.hpp"
+#include "ks/error.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using ks::csv::column_type;
+using ks::csv::reader;
+using ks::csv::value_kind;
+
+namespace {
+
+// One reader result with owned copies (record views die at the next call).
+struct row {
+    reader::result result;
+    std::vector<std::string> fields;
+    std::uint64_t line;
+    std::string raw;
+    std::string why;
+};
+
+using fields = std::vector<std::string>;
+
+std::vector<row> read_all(reader& rd) {
+    std::vector<row> rows;
+    ks::csv::record rec;
+    std::string why;
+    for (auto r = rd.next(rec, why); r != reader::result::end; r = rd.next(rec, why)) {
+        row out{r, {}, rec.line, std::string(rec.raw), r == reader::result::bad ? why : std::string()};
+        if (r == reader::result::record) out.fields.assign(rec.fields.begin(), rec.fields.end());
+        rows.push_back(std::move(out));
+    }
+    return rows;
+}
+
+std::vector<row> read_text(std::string_view text, char delimiter = ',') {
+    ks_test::temp_dir dir;
+    auto rd = reader::open(dir.write("in.csv", text), delimiter);
+    return read_all(*rd);
+}
+
+// A reader over the read end of a pipe; the writer thread feeds `text` one byte at a time, so the
+// reader sees the input in many small reads (quotes, CRLF and the BOM split across reads).
+std::vector<row> read_through_pipe_bytewise(const std::string& text) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    std::thread writer([&text, fd = fds[1]] {
+        for (char c : text) {
+            if (::write(fd, &c, 1) != 1) break;
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+        ::close(fd);
+    });
+    reader rd(fds[0], "-", ',', true);
+    auto rows = read_all(rd);
+    writer.join();
+    return rows;
+}
+
+std::string encode(const ks::csv::encoder& enc, const fields& values, std::string& why, int& widened) {
+    std::vector<std::string_view> views(values.begin(), values.end());
+    std::string out;
+    if (!enc.encode(views, out, why, widened)) return "<rejected>";
+    return out;
+}
+
+ks::csv::encoder inferred(std::vector<std::string> columns, std::vector<column_type> types) {
+    std::vector<bool> forced(columns.size(), false);
+    return {std::move(columns), std::move(types), std::move(forced)};
+}
+
+ks::csv::encoder forced(std::vector<std::string> columns, std::vector<column_type> types) {
+    std::vector<bool> all(columns.size(), true);
+    return {std::move(columns), std::move(types), std::move(all)};
+}
+
+column_type infer(std::initializer_list<std::string_view> values) {
+    ks::csv::type_tally t;
+    for (auto v : values) t.add(v);
+    return t.result();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// reader
+
+TEST_CASE("csv reader: simple rows give their fields and physical line numbers", "[csv][reader]") {
+    auto rows = read_text("a,b,c\n1,2,3\n");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].result == reader::result::record);
+    CHECK(rows[0].fields == fields{"a", "b", "c"});
+    CHECK(rows[0].line == 1);
+    CHECK(rows[0].raw == "a,b,c");
+    CHECK(rows[1].fields == fields{"1", "2", "3"});
+    CHECK(rows[1].line == 2);
+}
+
+TEST_CASE("csv reader: quoted fields may hold the delimiter and doubled quotes", "[csv][reader]") {
+    auto rows = read_text("\"x,y\",\"say \"\"hi\"\"\",z,\"\",\"\"\"\"\n");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].fields == fields{"x,y", "say \"hi\"", "z", "", "\""});
+    CHECK(rows[0].raw == "\"x,y\",\"say \"\"hi\"\"\",z,\"\",\"\"\"\"");
+}
+
+TEST_CASE("csv reader: LF and CRLF inside quotes are kept and later records keep their line", "[csv][reader]") {
+    auto rows = read_text("id,text\n1,\"a\nb\"\n2,\"c\r\nd\"\r\n3,e\n");
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[1].fields == fields{"1", "a\nb"});
+    CHECK(rows[1].line == 2);
+    CHECK(rows[2].fields == fields{"2", "c\r\nd"});
+    CHECK(rows[2].line == 4);
+    CHECK(rows[2].raw == "2,\"c\r\nd\"");
+    CHECK(rows[3].fields == fields{"3", "e"});
+    CHECK(rows[3].line == 6);
+}
+
+TEST_CASE("csv reader: CRLF line endings are not part of the last field", "[csv][reader]") {
+    auto rows = read_text("a,b\r\n1,\"2\"\r\n3,4\r\n");
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].fields == fields{"a", "b"});
+    CHECK(rows[1].fields == fields{"1", "2"});
+    CHECK(rows[1].raw == "1,\"2\"");
+    CHECK(rows[2].fields == fields{"3", "4"});
+    CHECK(rows[2].raw == "3,4");
+    CHECK(rows[2].line == 3);
+}
+
+TEST_CASE("csv reader: a UTF-8 byte order mark at the start is skipped", "[csv][reader]") {
+    auto plain = read_text("\xEF\xBB\xBFname,age\nbob,3\n");
+    REQUIRE(plain.size() == 2);
+    CHECK(plain[0].fields == fields{"name", "age"});
+    CHECK(plain[0].line == 1);
+
+    auto quoted = read_text("\xEF\xBB\xBF\"name\",age\n");
+    REQUIRE(quoted.size() == 1);
+    CHECK(quoted[0].fields == fields{"name", "age"});
+
+    auto only_bom = read_text("\xEF\xBB\xBF");
+    CHECK(only_bom.empty());
+}
+
+TEST_CASE("csv reader: a BOM mid-file is data, not skipped", "[csv][reader]") {
+    auto rows = read_text("a\n\xEF\xBB\xBF" "b\n");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[1].fields == fields{"\xEF\xBB\xBF" "b"});
+}
+
+TEST_CASE("csv reader: custom delimiters (semicolon, tab)", "[csv][reader]") {
+    auto semi = read_text("a;b,c;\"d;e\"\n", ';');
+    REQUIRE(semi.size() == 1);
+    CHECK(semi[0].fields == fields{"a", "b,c", "d;e"});
+
+    auto tab = read_text("a\tb c\t,\n", '\t');
+    REQUIRE(tab.size() == 1);
+    CHECK(tab[0].fields == fields{"a", "b c", ","});
+}
+
+TEST_CASE("csv reader: the last line may lack its newline", "[csv][reader]") {
+    auto unquoted = read_text("a,b\n1,2");
+    REQUIRE(unquoted.size() == 2);
+    CHECK(unquoted[1].fields == fields{"1", "2"});
+    CHECK(unquoted[1].line == 2);
+
+    auto quoted = read_text("a,b\n1,\"x\"");
+    REQUIRE(quoted.size() == 2);
+    CHECK(quoted[1].fields == fields{"1", "x"});
+
+    auto trailing_delimiter = read_text("a,");
+    REQUIRE(trailing_delimiter.size() == 1);
+    CHECK(trailing_delimiter[0].fields == fields{"a", ""});
+}
+
+TEST_CASE("csv reader: blank lines are skipped but still counted", "[csv][reader]") {
+    auto rows = read_text("a\n\n\r\nb\n\n");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].fields == fields{"a"});
+    CHECK(rows[0].line == 1);
+    CHECK(rows[1].fields == fields{"b"});
+    CHECK(rows[1].line == 4);
+}
+
+TEST_CASE("csv reader: an empty quoted field on its own line is a record, not a blank line", "[csv][reader]") {
+    auto rows = read_text("\"\"\n");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].fields == fields{""});
+}
+
+TEST_CASE("csv reader: records bigger than the 1 MiB initial buffer", "[csv][reader]") {
+    const std::string big(1536 * 1024, 'x');
+    const std::string ys(800 * 1024, 'y'), zs(800 * 1024, 'z');
+    const std::string quoted_cell = "\"" + ys + "\n\"\"" + zs + "\"";  // 1.6 MiB with a newline and a ""
+    auto rows = read_text("a,b\n1," + big + "\n2," + quoted_cell + "\n3,end\n");
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[1].fields[1].size() == big.size());
+    CHECK(rows[1].fields[1] == big);
+    CHECK(rows[1].line == 2);
+    REQUIRE(rows[2].fields.size() == 2);
+    CHECK(rows[2].fields[1] == ys + "\n\"" + zs);
+    CHECK(rows[2].line == 3);
+    CHECK(rows[3].fields == fields{"3", "end"});
+    CHECK(rows[3].line == 5);  // the quoted cell spans lines 3 and 4
+}
+
+TEST_CASE("csv reader: text after a closing quote is a bad record and reading resumes on the next line",
+          "[csv][reader]") {
+    auto rows = read_text("a,b\n\"x\"y,2\r\n3,4\n");
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[1].result == reader::result::bad);
+    CHECK(rows[1].line == 2);
+    CHECK(rows[1].raw == "\"x\"y,2");
+    CHECK(rows[1].why == "unexpected character 'y' after a closing quote in field 1");
+    CHECK(rows[2].result == reader::result::record);
+    CHECK(rows[2].fields == fields{"3", "4"});
+    CHECK(rows[2].line == 3);
+}
+
+TEST_CASE("csv reader: a bad record spanning lines keeps the next record's line right", "[csv][reader]") {
+    auto rows = read_text("\"multi\nline\"oops\nok\n");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].result == reader::result::bad);
+    CHECK(rows[0].line == 1);
+    CHECK(rows[0].raw == "\"multi\nline\"oops");
+    CHECK(rows[1].fields == fields{"ok"});
+    CHECK(rows[1].line == 3);
+}
+
+TEST_CASE("csv reader: an unterminated quote at the end of input is a bad record", "[csv][reader]") {
+    auto rows = read_text("a\n\"open,1\n2\n");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].fields == fields{"a"});
+    CHECK(rows[1].result == reader::result::bad);
+    CHECK(rows[1].line == 2);
+    CHECK(rows[1].why == "unterminated quoted field");
+    CHECK(rows[1].raw == "\"open,1\n2\n");
+}
+
+TEST_CASE("csv reader: rewind goes back to the first record (BOM skipped again)", "[csv][reader]") {
+    ks_test::temp_dir dir;
+    auto rd = reader::open(dir.write("in.csv", "\xEF\xBB\xBFh1,h2\n1,2\n"), ',');
+    CHECK(rd->seekable());
+    auto first = read_all(*rd);
+    rd->rewind();
+    auto second = read_all(*rd);
+    REQUIRE(second.size() == 2);
+    CHECK(second[0].fields == fields{"h1", "h2"});
+    CHECK(second[0].line == 1);
+    CHECK(second[1].fields == first[1].fields);
+    CHECK(second[1].line == 2);
+}
+
+TEST_CASE("csv reader: input arriving a byte at a time through a pipe parses the same", "[csv][reader]") {
+    const std::string text = "\xEF\xBB\xBFid,\"na\"\"me\"\r\n1,\"a\r\nb\"\r\n\r\n2,\"x\"y\n3,last";
+    auto rows = read_through_pipe_bytewise(text);
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[0].fields == fields{"id", "na\"me"});
+    CHECK(rows[1].fields == fields{"1", "a\r\nb"});
+    CHECK(rows[1].line == 2);
+    CHECK(rows[2].result == reader::result::bad);
+    CHECK(rows[2].line == 5);
+    CHECK(rows[3].fields == fields{"3", "last"});
+    CHECK(rows[3].line == 6);
+}
+
+// Property: any well-formed CSV (random values with delimiters, quotes, LF/CRLF inside quotes, CRLF
+// or LF endings, blank lines, optional BOM and final newline) reads back as the values it was written
+// from, with the right starting lines, however the bytes are split into reads.
+TEST_CASE("csv reader: generated well-formed CSV reads back exactly", "[csv][reader]") {
+    std::mt19937 rng(20240115);
+    const auto pick = [&rng](unsigned n) { return static_cast<unsigned>(rng() % n); };
+    const char* const pieces[] = {"a", "b", ",", "\"", "\n", "\r\n", " ", "\xC3\xA9"};
+    int mismatches = 0;
+    for (int iteration = 0; iteration < 300; ++iteration) {
+        std::string text = pick(4) == 0 ? "\xEF\xBB\xBF" : "";
+        std::vector<row> expected;
+        std::uint64_t line = 1;
+        const unsigned columns = 1 + pick(4), records = 1 + pick(6);
+        for (unsigned r = 0; r < records; ++r) {
+            while (pick(5) == 0) text += pick(2) ? "\r\n" : "\n", ++line;
+            row want{reader::result::record, {}, line, {}, {}};
+            for (unsigned c = 0; c < columns; ++c) {
+                std::string value;
+                for (unsigned k = pick(5); k > 0; --k) value += pieces[pick(8)];
+                // A lone empty unquoted value would be a blank line: quote it.
+                const bool quote = value.find_first_of(",\"\r\n") != std::string::npos ||
+                                   (columns == 1 && value.empty()) || pick(3) == 0;
+                if (c > 0) text += ',';
+                if (quote) {
+                    text += '"';
+                    for (char ch : value) {
+                        if (ch == '"') text += '"';
+                        text += ch;
+                        if (ch == '\n') ++line;
+                    }
+                    text += '"';
+                } else {
+                    text += value;
+                }
+                want.fields.push_back(value);
+            }
+            expected.push_back(std::move(want));
+            if (r + 1 < records || pick(2)) text += pick(2) ? "\r\n" : "\n", ++line;
+        }
+
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        std::vector<size_t> cuts;  // random write sizes, drawn here: rng is not shared with the thread
+        for (size_t at = 0; at < text.size(); at += cuts.emplace_back(1 + pick(7))) {
+        }
+        std::thread writer([&text, &cuts, fd = fds[1]] {
+            size_t at = 0;
+            for (size_t n : cuts) {
+                n = std::min(n, text.size() - at);
+                if (::write(fd, text.data() + at, n) != static_cast<ssize_t>(n)) break;
+                at += n;
+            }
+            ::close(fd);
+        });
+        reader rd(fds[0], "-", ',', true);
+        auto rows = read_all(rd);
+        writer.join();
+
+        bool same = rows.size() == expected.size();
+        for (size_t i = 0; same && i < rows.size(); ++i)
+            same = rows[i].result == reader::result::record && rows[i].fields == expected[i].fields &&
+                   rows[i].line == expected[i].line;
+        if (!same && ++mismatches <= 3) FAIL_CHECK("mismatch reading: " << text);
+    }
+    CHECK(mismatches == 0);
+}
+
+TEST_CASE("csv reader: a pipe is not seekable and cannot be rewound", "[csv][reader]") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    REQUIRE(::write(fds[1], "a\n", 2) == 2);
+    ::close(fds[1]);
+    reader rd(fds[0], "-", ',', true);
+    CHECK_FALSE(rd.seekable());
+    CHECK(rd.name() == "-");
+    auto rows = read_all(rd);
+    REQUIRE(rows.size() == 1);
+    CHECK_THROWS_AS(rd.rewind(), ks::runtime_failure);
+}
+
+TEST_CASE("csv reader: open fails with the path and the reason", "[csv][reader]") {
+    ks_test::temp_dir dir;
+    const std::string missing = dir.child("missing.csv");
+    CHECK_THROWS_WITH(reader::open(missing, ','), missing + ": No such file or directory");
+    CHECK_THROWS_AS(reader::open(missing, ','), ks::runtime_failure);
+    CHECK_THROWS_WITH(reader::open(dir.path().string(), ','), dir.path().string() + ": is a directory");
+}
+
+// ---------------------------------------------------------------------------------------------
+// classify and type_tally
+
+TEST_CASE("csv classify: integers exact in a double without leading zeros", "[csv][types]") {
+    CHECK(ks::csv::classify("0") == value_kind::integer);
+    CHECK(ks::csv::classify("-0") == value_kind::integer);
+    CHECK(ks::csv::classify("42") == value_kind::integer);
+    CHECK(ks::csv::classify("-17") == value_kind::integer);
+    CHECK(ks::csv::classify("9007199254740992") == value_kind::integer);   // 2^53
+    CHECK(ks::csv::classify("-9007199254740992") == value_kind::integer);
+    CHECK(ks::csv::classify("9007199254740993") == value_kind::text);      // not exact in a double
+    CHECK(ks::csv::classify("12345678901234567890") == value_kind::text);
+    CHECK(ks::csv::classify("00") == value_kind::text);
+    CHECK(ks::csv::classify("00501") == value_kind::text);
+    CHECK(ks::csv::classify("-007") == value_kind::text);
+    CHECK(ks::csv::classify("+1") == value_kind::text);
+    CHECK(ks::csv::classify(" 1") == value_kind::text);
+    CHECK(ks::csv::classify("1 ") == value_kind::text);
+    CHECK(ks::csv::classify("-") == value_kind::text);
+}
+
+TEST_CASE("csv classify: finite JSON numbers, booleans in any case, empty", "[csv][types]") {
+    CHECK(ks::csv::classify("1.50") == value_kind::number);
+    CHECK(ks::csv::classify("-0.5") == value_kind::number);
+    CHECK(ks::csv::classify("1e5") == value_kind::number);
+    CHECK(ks::csv::classify("2.5E-3") == value_kind::number);
+    CHECK(ks::csv::classify("1e999") == value_kind::text);  // not finite
+    CHECK(ks::csv::classify("1.") == value_kind::text);
+    CHECK(ks::csv::classify(".5") == value_kind::text);
+    CHECK(ks::csv::classify("NaN") == value_kind::text);
+    CHECK(ks::csv::classify("Infinity") == value_kind::text);
+    CHECK(ks::csv::classify("1,5") == value_kind::text);
+
+    CHECK(ks::csv::classify("true") == value_kind::boolean);
+    CHECK(ks::csv::classify("True") == value_kind::boolean);
+    CHECK(ks::csv::classify("FALSE") == value_kind::boolean);
+    CHECK(ks::csv::classify("yes") == value_kind::text);
+    CHECK(ks::csv::classify("truth") == value_kind::text);
+
+    CHECK(ks::csv::classify("") == value_kind::empty);
+    CHECK(ks::csv::classify("abc") == value_kind::text);
+}
+
+TEST_CASE("csv type_tally: the narrowest type that holds every value", "[csv][types]") {
+    CHECK(infer({"1", "2", ""}) == column_type::integer);
+    CHECK(infer({"1", "2.5"}) == column_type::number);
+    CHECK(infer({"1e3", "7"}) == column_type::number);
+    CHECK(infer({"true", "", "False"}) == column_type::boolean);
+    CHECK(infer({"true", "1"}) == column_type::string);
+    CHECK(infer({"false", "1.5"}) == column_type::string);
+    CHECK(infer({"1", "00501"}) == column_type::string);
+    CHECK(infer({"1", "9007199254740993"}) == column_type::string);
+    CHECK(infer({"1.5", "abc"}) == column_type::string);
+    CHECK(infer({"", ""}) == column_type::string);
+    CHECK(infer({}) == column_type::string);
+}
+
+TEST_CASE("csv type_name: the names --schema accepts", "[csv][types]") {
+    CHECK(ks::csv::type_name(column_type::integer) == "int");
+    CHECK(ks::csv::type_name(column_type::number) == "float");
+    CHECK(ks::csv::type_name(column_type::boolean) == "bool");
+    CHECK(ks::csv::type_name(column_type::string) == "string");
+}
+
+// ---------------------------------------------------------------------------------------------
+// parse_schema, parse_delimiter, header_names
+
+TEST_CASE("csv parse_schema: types and their aliases", "[csv][schema]") {
+    auto s = ks::csv::parse_schema("a:int,b:long,c:integer,d:float,e:double,f:number,g:bool,h:boolean,i:string,"
+                                   "j:str,k:text,Day of the week:string,x:y:int");
+    REQUIRE(s.size() == 13);
+    const std::vector<column_type> expected{
+        column_type::integer, column_type::integer, column_type::integer, column_type::number, column_type::number,
+        column_type::number,  column_type::boolean, column_type::boolean, column_type::string, column_type::string,
+        column_type::string,  column_type::string,  column_type::integer};
+    for (size_t i = 0; i < s.size(); ++i) CHECK(s[i].type == expected[i]);
+    CHECK(s[0].column == "a");
+    CHECK(s[11].column == "Day of the week");
+    CHECK(s[12].column == "x:y");  // the last colon separates the type
+    CHECK(ks::csv::parse_schema("").empty());
+}
+
+TEST_CASE("csv parse_schema: errors are usage errors naming the problem", "[csv][schema]") {
+    CHECK_THROWS_AS(ks::csv::parse_schema("a:date"), ks::usage_error);
+    CHECK_THROWS_WITH(ks::csv::parse_schema("a:date"),
+                      "--schema: unknown type 'date' for 'a' (int, float, bool, string)");
+    CHECK_THROWS_WITH(ks::csv::parse_schema("a:int,b"), "--schema: expected column:type, got 'b'");
+    CHECK_THROWS_WITH(ks::csv::parse_schema(":int"), "--schema: expected column:type, got ':int'");
+    CHECK_THROWS_AS(ks::csv::parse_schema("a:int,,b:int"), ks::usage_error);
+    CHECK_THROWS_AS(ks::csv::parse_schema("a:"), ks::usage_error);
+}
+
+TEST_CASE("csv parse_delimiter: one byte, or a spelled-out tab", "[csv][schema]") {
+    CHECK(ks::csv::parse_delimiter(",") == ',');
+    CHECK(ks::csv::parse_delimiter(";") == ';');
+    CHECK(ks::csv::parse_delimiter("|") == '|');
+    CHECK(ks::csv::parse_delimiter("\t") == '\t');
+    CHECK(ks::csv::parse_delimiter("\\t") == '\t');
+    CHECK(ks::csv::parse_delimiter("tab") == '\t');
+    CHECK_THROWS_AS(ks::csv::parse_delimiter(""), ks::usage_error);
+    CHECK_THROWS_WITH(ks::csv::parse_delimiter(";;"), "--delimiter: expected one character, got ';;'");
+    CHECK_THROWS_AS(ks::csv::parse_delimiter("\""), ks::usage_error);
+    CHECK_THROWS_AS(ks::csv::parse_delimiter("\n"), ks::usage_error);
+    CHECK_THROWS_AS(ks::csv::parse_delimiter("\r"), ks::usage_error);
+}
+
+TEST_CASE("csv header_names: blank names become column_N, duplicates get _2, _3", "[csv][schema]") {
+    std::vector<std::string> notes;
+    std::vector<std::string_view> header{"id", "", "id", "Day of the week", "id", "id_2", ""};
+    auto names = ks::csv::header_names(header, notes);
+    CHECK(names == std::vector<std::string>{"id", "column_2", "id_2", "Day of the week", "id_3", "id_2_2", "column_7"});
+    REQUIRE(notes.size() == 5);
+    CHECK(notes[0] == "column 2 has no name: called it 'column_2'");
+    CHECK(notes[1] == "column 3 repeats the name 'id': called it 'id_2'");
+
+    notes.clear();
+    CHECK(ks::csv::header_names({"a", "b"}, notes) == std::vector<std::string>{"a", "b"});
+    CHECK(notes.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoder
+
+TEST_CASE("csv encoder: typed values, keys in column order, empty cells as null", "[csv][encoder]") {
+    auto enc = inferred({"id", "Day of the week", "score", "ok", "note", "zip"},
+                        {column_type::integer, column_type::string, column_type::number, column_type::boolean,
+                         column_type::string, column_type::string});
+    std::string why;
+    int widened = 99;
+    CHECK(encode(enc, {"7", "Ann \"A\"\t", "1.50", "TRUE", "", "00501"}, why, widened) ==
+          R"({"id":7,"Day of the week":"Ann \"A\"\t","score":1.50,"ok":true,"note":null,"zip":"00501"})");
+    CHECK(widened == -1);
+    CHECK(encode(enc, {"-3", "", "2", "false", "x", ""}, why, widened) ==
+          R"({"id":-3,"Day of the week":null,"score":2,"ok":false,"note":"x","zip":null})");
+    CHECK(widened == -1);
+    CHECK(enc.index_of("score") == 2);
+    CHECK(enc.index_of("nope") == -1);
+}
+
+TEST_CASE("csv encoder: the object is appended to what the buffer holds", "[csv][encoder]") {
+    auto enc = inferred({"a"}, {column_type::integer});
+    std::string out = "prefix ";
+    std::string why;
+    int widened = 0;
+    std::vector<std::string_view> row{"1"};
+    REQUIRE(enc.encode(row, out, why, widened));
+    CHECK(out == R"(prefix {"a":1})");
+}
+
+TEST_CASE("csv encoder: a wrong field count is rejected with a reason and nothing written", "[csv][encoder]") {
+    auto enc = inferred({"a", "b", "c"}, {column_type::integer, column_type::integer, column_type::integer});
+    std::string out = "kept";
+    std::string why;
+    int widened = 0;
+    std::vector<std::string_view> short_row{"1", "2"};
+    CHECK_FALSE(enc.encode(short_row, out, why, widened));
+    CHECK(why == "expected 3 fields, found 2");
+    CHECK(out == "kept");
+    std::vector<std::string_view> long_row{"1", "2", "3", "4"};
+    CHECK_FALSE(enc.encode(long_row, out, why, widened));
+    CHECK(why == "expected 3 fields, found 4");
+}
+
+TEST_CASE("csv encoder: --schema types normalise values that fit", "[csv][encoder]") {
+    auto enc = forced({"zip", "n", "x", "y", "z", "flag", "s"},
+                      {column_type::integer, column_type::integer, column_type::number, column_type::number,
+                       column_type::number, column_type::boolean, column_type::string});
+    std::string why;
+    int widened = 0;
+    CHECK(encode(enc, {"00501", "+42", "1.", ".5", "1e3", "yes", "123"}, why, widened) ==
+          R"({"zip":501,"n":42,"x":1,"y":0.5,"z":1e3,"flag":true,"s":"123"})");
+    CHECK(widened == -1);
+    CHECK(encode(enc, {"-0", "-12", "2.50", "-.25", "", "", ""}, why, widened) ==
+          R"({"zip":0,"n":-12,"x":2.50,"y":-0.25,"z":null,"flag":null,"s":null})");
+}
+
+TEST_CASE("csv encoder: --schema bool accepts true/false, t/f, yes/no, y/n, 1/0 in any case", "[csv][encoder]") {
+    auto enc = forced({"b"}, {column_type::boolean});
+    std::string why;
+    int widened = 0;
+    for (std::string v : {"true", "T", "Yes", "y", "1"}) CHECK(encode(enc, {v}, why, widened) == R"({"b":true})");
+    for (std::string v : {"FALSE", "f", "no", "N", "0"}) CHECK(encode(enc, {v}, why, widened) == R"({"b":false})");
+    CHECK(encode(enc, {"maybe"}, why, widened) == "<rejected>");
+    CHECK(why == "column 'b': 'maybe' is not a valid bool");
+}
+
+TEST_CASE("csv encoder: a value that does not fit its --schema type is an error naming the column",
+          "[csv][encoder]") {
+    auto enc = forced({"id", "temp"}, {column_type::integer, column_type::number});
+    std::string out = "before";
+    std::string why;
+    int widened = 0;
+    std::vector<std::string_view> bad_int{"12a", "1.5"};
+    CHECK_FALSE(enc.encode(bad_int, out, why, widened));
+    CHECK(why == "column 'id': '12a' is not a valid int");
+    CHECK(out == "before");  // the partly written object is taken back
+
+    for (std::string v : {"1.5", " 5", "99999999999999999999", "abc"}) {
+        CHECK(encode(enc, {v, "1"}, why, widened) == "<rejected>");
+        CHECK(why == "column 'id': '" + v + "' is not a valid int");
+    }
+    for (std::string v : {"abc", "1e999", "inf", "nan", "1,5"}) {
+        CHECK(encode(enc, {"1", v}, why, widened) == "<rejected>");
+        CHECK(why == "column 'temp': '" + v + "' is not a valid float");
+    }
+}
+
+TEST_CASE("csv encoder: --schema int rejects a sign after a plus sign", "[csv][encoder]") {
+    auto enc = forced({"n"}, {column_type::integer});
+    std::string why;
+    int widened = 0;
+    CHECK(encode(enc, {"+-5"}, why, widened) == "<rejected>");
+    CHECK(why == "column 'n': '+-5' is not a valid int");
+}
+
+TEST_CASE("csv encoder: an inferred column keeps values that do not fit, and says which", "[csv][encoder]") {
+    auto enc = inferred({"n", "m"}, {column_type::integer, column_type::integer});
+    std::string why;
+    int widened = 0;
+    CHECK(encode(enc, {"1", "1.5"}, why, widened) == R"({"n":1,"m":1.5})");
+    CHECK(widened == 1);
+    CHECK(encode(enc, {"abc", "2"}, why, widened) == R"({"n":"abc","m":2})");
+    CHECK(widened == 0);
+    CHECK(encode(enc, {"00501", "9007199254740993"}, why, widened) == R"({"n":"00501","m":"9007199254740993"})");
+    CHECK(widened == 1);
+    CHECK(encode(enc, {"3", "4"}, why, widened) == R"({"n":3,"m":4})");
+    CHECK(widened == -1);
+
+    auto number = inferred({"x"}, {column_type::number});
+    CHECK(encode(number, {"7"}, why, widened) == R"({"x":7})");
+    CHECK(widened == -1);
+    CHECK(encode(number, {"n/a"}, why, widened) == R"({"x":"n/a"})");
+    CHECK(widened == 0);
+
+    auto boolean = inferred({"b"}, {column_type::boolean});
+    CHECK(encode(boolean, {"False"}, why, widened) == R"({"b":false})");
+    CHECK(widened == -1);
+    CHECK(encode(boolean, {"yes"}, why, widened) == R"({"b":"yes"})");
+    CHECK(widened == 0);
+}
