@@ -1,10 +1,12 @@
 #include "ks/csv.hpp"
 
 #include "ks/error.hpp"
+#include "ks/io.hpp"
 #include "ks/json.hpp"
 #include "ks/signal.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +47,12 @@ bool reader::seekable() const {
     return ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+bool reader::ready(int timeout_ms) {
+    if (begin_ < end_ || eof_) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) != 0;
+}
+
 void reader::rewind() {
     if (::lseek(fd_, 0, SEEK_SET) < 0) throw runtime_failure(fmt::format("{}: {}", name_, errno_text(errno)));
     begin_ = end_ = 0;
@@ -62,6 +70,10 @@ bool reader::refill() {
     }
     if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);  // one record larger than the buffer
     for (;;) {
+        if (!wait_readable(fd_)) {
+            eof_ = true;  // stop reading; what was read is still parsed
+            break;
+        }
         ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
         if (n > 0) {
             end_ += static_cast<size_t>(n);

@@ -6,6 +6,7 @@
 #include "ks/signal.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +75,32 @@ void fd_writer::close() {
     if (owns_ && ::close(fd) != 0) throw runtime_failure(fmt::format("closing {}: {}", name_, errno_text(errno)));
 }
 
+namespace {
+std::vector<idle_hook*>& idle_hooks() {
+    static std::vector<idle_hook*> hooks;
+    return hooks;
+}
+}  // namespace
+
+idle_hook::idle_hook(std::function<void()> f) : f_(std::move(f)) { idle_hooks().push_back(this); }
+idle_hook::~idle_hook() { std::erase(idle_hooks(), this); }
+
+void run_idle_hooks() {
+    for (auto* h : idle_hooks()) h->f_();
+}
+
+bool wait_readable(int fd) {
+    for (bool first = true;; first = false) {
+        if (signals::stop_requested()) return false;
+        pollfd p{fd, POLLIN, 0};
+        if (first && ::poll(&p, 1, 0) > 0) return true;  // no wait, no flush
+        if (first) run_idle_hooks();
+        const int n = ::poll(&p, 1, 100);
+        if (n > 0) return true;  // data, EOF or an error that read() will report
+        if (n < 0 && errno != EINTR) return true;
+    }
+}
+
 line_reader::line_reader(const std::string& path) : fd_(STDIN_FILENO), owns_(false), name_(path), buf_(1 << 20, '\0') {
     if (path == "-") return;
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -106,6 +133,10 @@ bool line_reader::refill() {
     }
     if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
     for (;;) {
+        if (!wait_readable(fd_)) {
+            eof_ = true;
+            return false;
+        }
         ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
         if (n > 0) {
             end_ += static_cast<size_t>(n);
@@ -139,7 +170,7 @@ namespace {
 
 class line_sink final : public record_sink {
 public:
-    explicit line_sink(std::unique_ptr<fd_writer> out) : out_(std::move(out)) {}
+    explicit line_sink(std::unique_ptr<fd_writer> out) : out_(std::move(out)), idle_([this] { out_->flush(); }) {}
     void write(std::optional<std::string_view>, std::string_view value) override {
         out_->write(value);
         out_->write("\n");
@@ -155,6 +186,7 @@ public:
 
 private:
     std::unique_ptr<fd_writer> out_;
+    idle_hook idle_;
     sink_counts counts_;
 };
 

@@ -1,5 +1,6 @@
 #include "ks/pacing.hpp"
 
+#include "ks/io.hpp"
 #include "ks/signal.hpp"
 
 #include <algorithm>
@@ -16,6 +17,7 @@ deadline::deadline(double seconds)
       at_(steady::now() + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds))) {}
 
 bool sleep_until(steady::time_point when, const deadline& limit) {
+    if (steady::now() < when) run_idle_hooks();
     for (;;) {
         if (signals::stop_requested() || limit.passed()) return false;
         const auto now = steady::now();

@@ -46,6 +46,20 @@ run csv2kafka "$SCRATCH/three.csv" -o "kafka:$topic" --loop --limit 7
 assert_eq 0 "$RC" "--loop exit code ($ERR)"
 assert_eq "1 2 3 1 2 3 1" "$(topic_values "$topic" | sed 's/{"n":\([0-9]*\)}/\1/' | xargs)" "--loop order"
 
+# Output to a pipe streams: with --rate 4 the lines arrive spread out, not all at exit.
+csv2kafka "$SCRATCH/three.csv" --rate 4 | while read -r _; do now; done > "$SCRATCH/arrivals"
+spread=$(awk 'NR == 1 { f = $1 } { l = $1 } END { printf "%.2f", l - f }' "$SCRATCH/arrivals")
+assert_between 0.4 1.5 "$spread" "seconds between the first and last line on a pipe at --rate 4"
+
+# A quiet pipe does not hold --duration back: stdin that stays open ends on time.
+set +e
+(printf 'n\n1\n'; sleep 4) | csv2kafka --duration 1 --stats > "$SCRATCH/quiet.out" 2> "$SCRATCH/quiet.err"
+rc=${PIPESTATUS[1]}
+set -e
+assert_eq 0 "$rc" "--duration on a quiet pipe: exit code"
+assert_between 0.9 2 "$(stat elapsed_s "$(cat "$SCRATCH/quiet.err")")" "--duration 1 on a quiet pipe: seconds"
+assert_eq '{"n":1}' "$(cat "$SCRATCH/quiet.out")" "--duration on a quiet pipe: the row that came is out"
+
 # --replay-time: rows 0, 1 and 3 s apart replayed 2x faster take about 1.5 s.
 printf 'ts,v\n2026-01-01T00:00:00Z,a\n2026-01-01T00:00:01Z,b\n2026-01-01T00:00:03Z,c\n' > "$SCRATCH/times.csv"
 start=$(now)

@@ -34,7 +34,8 @@ void declare(CLI::App& app, options& o) {
     app.add_option("--schema", o.schema,
                    "Column types 'col:type,...' with type int, float, bool or string; others are inferred");
     app.add_option("--infer-rows", o.infer_rows,
-                   "Rows read to infer types from a pipe (a regular file is read whole first)")
+                   "Rows read ahead to infer types from a pipe, while they keep coming (a regular file "
+                   "is read whole first)")
         ->capture_default_str();
     app.add_option("-k,--key", o.key, "Column (or JSON field) whose value is the message key");
     app.add_flag("--loop", o.loop, "Repeat the input until --duration, --limit or a signal (simulated sensors)");
@@ -202,7 +203,8 @@ private:
             rd->rewind();
             if (has_header) rd->next(rec, why);
         } else if (!all_forced) {
-            while (ahead.size() < o_.infer_rows) {
+            // A slow stream is not held back: read ahead only while rows keep coming.
+            while (ahead.size() < o_.infer_rows && (ahead.empty() || rd->ready(200))) {
                 auto r = rd->next(rec, why);
                 if (r == csv::reader::result::end) break;
                 buffered_row row{r, {rec.fields.begin(), rec.fields.end()}, rec.line, std::string(rec.raw), why};
@@ -348,6 +350,7 @@ int run(options& o) {
     csv::parse_schema(o.schema);
     log::info("inputs {}; output {}; rate {}; duration {}; limit {}", fmt::format("{}", fmt::join(o.inputs, ",")),
               o.output, o.common.rate, o.common.duration_s, o.common.limit);
+    signals::stop_after(o.common.duration_s);  // also ends a read that waits on a quiet pipe
     publisher p(o);
     return p.run();
 }

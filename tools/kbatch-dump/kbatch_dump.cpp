@@ -424,11 +424,16 @@ private:
         open_.erase(it);
         if (b.first < 0) return;
         if (b.out) {
-            b.out->sync();
-            b.out->close();
             const std::string path = final_path(tp.partition, b.first, b.last);
-            if (::rename(b.temp_path.c_str(), path.c_str()) != 0)
-                throw runtime_failure(fmt::format("renaming {} to {}: {}", b.temp_path, path, errno_text(errno)));
+            try {
+                b.out->sync();
+                b.out->close();
+                if (::rename(b.temp_path.c_str(), path.c_str()) != 0)
+                    throw runtime_failure(fmt::format("renaming {} to {}: {}", b.temp_path, path, errno_text(errno)));
+            } catch (...) {
+                ::unlink(b.temp_path.c_str());  // never committed: its records will be read again
+                throw;
+            }
             fsync_dir(o_.dir);
             ++files_;
             records_written_ += b.records;

@@ -34,6 +34,9 @@ public:
     result next(record& r, std::string& why);
 
     [[nodiscard]] bool seekable() const;
+    // True when a next() call has something to work on without waiting longer than timeout_ms:
+    // bytes already buffered, the end of input, or data arriving on the descriptor.
+    [[nodiscard]] bool ready(int timeout_ms);
     void rewind();  // back to the first byte (seekable inputs only)
     [[nodiscard]] const std::string& name() const { return name_; }
 

@@ -6,6 +6,7 @@
 #include "ks/spec.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,26 @@ private:
     std::string buffer_;
     std::uint64_t written_ = 0;
 };
+
+// Work to do before the process waits (a quiet input, a --rate pause): flush buffered output so
+// that a slow stream goes downstream at once while bulk output stays in large writes.
+// Returns a handle; the hook is removed when the handle is destroyed.
+class idle_hook {
+public:
+    explicit idle_hook(std::function<void()> f);
+    ~idle_hook();
+    idle_hook(const idle_hook&) = delete;
+    idle_hook& operator=(const idle_hook&) = delete;
+
+private:
+    friend void run_idle_hooks();
+    std::function<void()> f_;
+};
+void run_idle_hooks();  // called by the waits in io and pacing
+
+// Waits until fd has data (or EOF) in steps of 100 ms; false when a stop was requested first.
+// Regular files are always ready. Lets a tool reading a quiet pipe honour signals and --duration.
+bool wait_readable(int fd);
 
 // Lines from a file or standard input ("-"), without their terminators (LF or CRLF).
 class line_reader {

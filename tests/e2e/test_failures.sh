@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The world goes wrong: an unreachable broker, a missing topic, an output directory that is
+# missing, not a directory, or full. A clear one-line error, exit 1, no hang, nothing lost.
+source "$(dirname "$0")/lib.sh"
+
+printf 'a\n1\n2\n' > "$SCRATCH/in.csv"
+
+# Broker unreachable: exit 1 within the timeout, naming the brokers.
+for tool in csv2kafka kbatch-dump; do
+  mkdir -p "$SCRATCH/out"
+  start=$(now)
+  if [[ $tool == csv2kafka ]]; then
+    run csv2kafka "$SCRATCH/in.csv" -o kafka:nowhere -b 127.0.0.1:1 --timeout 3
+  else
+    run kbatch-dump -i kafka:nowhere -g g -d "$SCRATCH/out" -b 127.0.0.1:1 --timeout 3
+  fi
+  assert_eq 1 "$RC" "$tool unreachable: exit code"
+  assert_contains "$ERR" "$tool: cannot reach Kafka at 127.0.0.1:1 within 3 s" "$tool unreachable: message"
+  assert_eq 1 "$(grep -c . <<<"$ERR")" "$tool unreachable: one line"
+  assert_between 2.5 8 "$(elapsed "$start")" "$tool unreachable: seconds until exit"
+done
+
+# A topic that does not exist (automatic creation is off): exit 1 at once with the fix.
+run csv2kafka "$SCRATCH/in.csv" -o kafka:no-such-topic
+assert_eq 1 "$RC" "missing topic: exit code"
+assert_contains "$ERR" "topic 'no-such-topic' does not exist" "missing topic: message"
+run kbatch-dump -i kafka:no-such-topic -g g -d "$SCRATCH/out"
+assert_eq 1 "$RC" "kbatch-dump missing topic: exit code"
+assert_contains "$ERR" "topic 'no-such-topic' does not exist" "kbatch-dump missing topic: message"
+
+topic=$(new_topic dirs 1)
+seq 1 5000 | awk 'BEGIN { print "id,pad" } { printf "%d,%0100d\n", $1, $1 }' > "$SCRATCH/pad.csv"
+run csv2kafka "$SCRATCH/pad.csv" -o "kafka:$topic"
+assert_eq 0 "$RC" "produce ($ERR)"
+
+# Missing directory, and a path under a regular file.
+run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -d "$SCRATCH/missing" -e
+assert_eq 1 "$RC" "missing dir: exit code"
+assert_eq "kbatch-dump: output directory $SCRATCH/missing: No such file or directory" "$ERR" "missing dir: message"
+touch "$SCRATCH/file"
+run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -d "$SCRATCH/file/sub" -e
+assert_eq 1 "$RC" "ENOTDIR: exit code"
+assert_eq "kbatch-dump: output directory $SCRATCH/file/sub: Not a directory" "$ERR" "ENOTDIR: message"
+
+# A full disk mid-batch (files limited to 100 KB: EFBIG, as root ignores permissions): exit 1
+# with the file named, no offsets committed, no file or temporary file left behind.
+mkdir "$SCRATCH/full"
+run prlimit --fsize=100000 kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -d "$SCRATCH/full" -e
+assert_eq 1 "$RC" "full disk: exit code"
+assert_contains "$ERR" "kbatch-dump: writing $SCRATCH/full/.kbatch-dump." "full disk: message names the file"
+assert_contains "$ERR" "File too large" "full disk: message gives the reason"
+assert_eq "" "$(ls -A "$SCRATCH/full")" "full disk: nothing left in the directory"
+# Nothing was committed: with room again, the same group writes all 5000 records.
+run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -d "$SCRATCH/full" -e --stats
+assert_eq 0 "$RC" "after the full disk: exit code ($ERR)"
+assert_eq 5000 "$(stat records_written "$ERR")" "after the full disk: every record written"
+assert_eq 5000 "$(cat "$SCRATCH"/full/*.jsonl | wc -l)" "after the full disk: lines in files"
+
+# csv2kafka -o FILE on a full disk (/dev/full: ENOSPC): exit 1, clear message.
+run csv2kafka "$SCRATCH/in.csv" -o /dev/full
+assert_eq 1 "$RC" "csv2kafka ENOSPC: exit code"
+assert_contains "$ERR" "csv2kafka: writing /dev/full: No space left on device" "csv2kafka ENOSPC: message"
+
+# A closed pipe downstream is success.
+seq 1 200000 | awk 'BEGIN { print "n" } { print }' > "$SCRATCH/many.csv"
+set +e
+csv2kafka "$SCRATCH/many.csv" 2>"$SCRATCH/pipe.err" | head -1 > /dev/null
+rc=${PIPESTATUS[0]}
+set -e
+assert_eq 0 "$rc" "closed pipe: exit code"
+assert_eq "" "$(cat "$SCRATCH/pipe.err")" "closed pipe: nothing on stderr"
+
+finish
