@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The example pipelines in scripts/, each run alone against the test broker, outputs checked exactly.
+source "$(dirname "$0")/lib.sh"
+S=$KS_ROOT/scripts
+
+# traffic-producer: the dataset in order, looping, bounded by --duration.
+topic=traffic-$RANDOM$RANDOM
+run "$S/traffic-producer" --topic "$topic" --partitions 1 --rate 40 --duration 2
+assert_eq 0 "$RC" "traffic-producer: exit code ($ERR)"
+topic_values "$topic" > "$SCRATCH/traffic.jsonl"
+count=$(wc -l < "$SCRATCH/traffic.jsonl")
+assert_between 70 90 "$count" "traffic-producer: messages in 2 s at 40/s"
+csv2kafka "$KS_ROOT/datasets/traffic.csv" --limit "$count" > "$SCRATCH/traffic.expected"
+assert_files_equal "$SCRATCH/traffic.expected" "$SCRATCH/traffic.jsonl" "traffic-producer: the first rows of the dataset as JSON"
+assert_eq '{"Time":"12:00:00 AM","Date":1,"Day of the week":"Tuesday","CarCount":22,"BikeCount":4,"BusCount":3,"TruckCount":7,"Total":36,"Traffic Situation":"low"}' \
+  "$(head -1 "$SCRATCH/traffic.jsonl")" "traffic-producer: first message"
+assert_eq "1" "$(kcat -C -b "$KAFKA_BROKERS" -t "$topic" -e -q -o beginning -c 1 -f '%k' 2>/dev/null)" "traffic-producer: keyed by Date"
+
+# tickets-etl: reproducible tickets (seed, start time) end up in batch files, each exactly once.
+topic=tickets-$RANDOM$RANDOM
+run "$S/tickets-etl" --topic "$topic" --dir "$SCRATCH/tickets" --interval 0.1 --duration 3 \
+  --batch-seconds 1 --seed 7 --start-time 2026-01-01T00:00:00Z
+assert_eq 0 "$RC" "tickets-etl: exit code ($ERR)"
+cat "$SCRATCH"/tickets/*.jsonl | sort > "$SCRATCH/tickets.got"
+n=$(wc -l < "$SCRATCH/tickets.got")
+assert_between 20 32 "$n" "tickets-etl: tickets in 3 s at 10/s"
+"$S/gen-tickets" --count "$n" --interval 0.1 --seed 7 --start-time 2026-01-01T00:00:00Z | sort > "$SCRATCH/tickets.expected"
+assert_files_equal "$SCRATCH/tickets.expected" "$SCRATCH/tickets.got" "tickets-etl: the generated tickets, each once"
+assert_eq "$(topic_values "$topic" | sort)" "$(cat "$SCRATCH/tickets.got")" "tickets-etl: files hold what the topic holds"
+assert_contains "$(head -1 "$SCRATCH/tickets.expected")" '"datetime":"2026-01-01T00:00:' "tickets-etl: ticket format"
+
+# urban-traffic-batches: 20,000 rows to CSV batches, every row back, stops when idle.
+topic=urban-$RANDOM$RANDOM
+run "$S/urban-traffic-batches" --topic "$topic" --dir "$SCRATCH/urban" --idle-timeout 3
+assert_eq 0 "$RC" "urban-traffic-batches: exit code ($ERR)"
+for f in "$SCRATCH"/urban/*.csv; do
+  assert_eq "$(head -1 "$KS_ROOT/datasets/urban_traffic.csv")" "$(head -1 "$f")" "urban-traffic-batches: header of $(basename "$f")"
+done
+tail -n +2 "$KS_ROOT/datasets/urban_traffic.csv" | sort > "$SCRATCH/urban.expected"
+for f in "$SCRATCH"/urban/*.csv; do tail -n +2 "$f"; done | sort > "$SCRATCH/urban.got"
+assert_files_equal "$SCRATCH/urban.expected" "$SCRATCH/urban.got" "urban-traffic-batches: every row back"
+
+# Usage errors.
+run "$S/traffic-producer" --bogus
+assert_eq 2 "$RC" "traffic-producer: bad option exit code"
+run "$S/tickets-etl" --help
+assert_eq 0 "$RC" "tickets-etl --help"
+
+finish
