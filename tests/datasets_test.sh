@@ -16,6 +16,8 @@ check "urban header" '[[ $(head -1 "$D/urban_traffic.csv") == "City,Vehicle Type
 check "six cities" '[[ $(tail -n +2 "$D/urban_traffic.csv" | cut -d, -f1 | sort -u | xargs) == "AquaCity Ecoopolis MetropolisX Neuroburg SolarisVille TechHaven" ]]'
 check "tickets are reproducible with a seed and a start time" \
   '[[ $("$S/gen-tickets" --count 50 --interval 0 --seed 3 --start-time 2026-01-01T00:00:00Z | md5sum) == $("$S/gen-tickets" --count 50 --interval 0 --seed 3 --start-time 2026-01-01T00:00:00Z | md5sum) ]]'
-check "ticket fields" '"$S/gen-tickets" --count 200 --interval 0 | awk -F"\"" "!(\$4 == \"ticket_id\" && \$8 == \"client_id\" && \$11 == \"datetime\") { bad = 1 } END { exit bad }"'
+ticket='^\{"ticket_id":[1-9][0-9]{3},"client_id":([1-9]|[1-4][0-9]|50),"datetime":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z","demande":"(Support|Erreur|Mise à jour)","type_demande":"(incident|demande_info|maintenance)","priorite":"(basse|moyenne|haute)"\}$'
+check "every ticket has the fields, types and values" '[[ $("$S/gen-tickets" --count 500 --interval 0 | grep -cvE "$ticket") == 0 ]]'
+check "ticket generator output is not empty" '[[ $("$S/gen-tickets" --count 500 --interval 0 | grep -cE "$ticket") == 500 ]]'
 echo "datasets: $pass passed, $failed failed"
 [[ $failed == 0 ]]
