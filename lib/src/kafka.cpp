@@ -339,6 +339,7 @@ void consumer::snapshot_watermarks(const std::vector<std::string>& topics) {
             if (auto e = rd_kafka_query_watermark_offsets(rk_, t.c_str(), p, &low, &high, timeout_ms))
                 throw runtime_failure(fmt::format("high watermark of {} [{}]: {}", t, p, rd_kafka_err2str(e)));
             end_[{t, p}] = high;
+            begin_[{t, p}] = low;
             log::info("end of {} [{}] at start: {}", t, p, high);
         }
     }
@@ -431,13 +432,32 @@ void consumer::fetch_committed(rd_kafka_topic_partition_list_t* partitions) {
         throw runtime_failure(fmt::format("reading committed offsets: {}", rd_kafka_err2str(err)));
 }
 
-bool consumer::reached_end() const {
+bool consumer::reached_end() {
     if (!rebalanced_) return false;
     for (const auto& tp : assigned_) {
         auto end = end_.find(tp);
         if (end == end_.end()) continue;  // created after start: not part of the snapshot
         auto pos = position_.find(tp);
         if (pos == position_.end() || pos->second < end->second) return false;
+    }
+    // The partitions of the snapshot that other members hold (or a dead member still holds):
+    // done when the group's committed offset reached the snapshot. Asked at most once a second.
+    partition_list_ptr others(rd_kafka_topic_partition_list_new(0));
+    for (const auto& [tp, end] : end_)
+        if (!assigned_.contains(tp) && end > begin_[tp])
+            rd_kafka_topic_partition_list_add(others.get(), tp.topic.c_str(), tp.partition);
+    if (others->cnt == 0) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_group_check_ < std::chrono::seconds(1)) return false;
+    last_group_check_ = now;
+    if (rd_kafka_committed(rk_, others.get(), 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+    for (int i = 0; i < others->cnt; ++i) {
+        const auto& p = others->elems[i];
+        if (p.err || p.offset < end_[{p.topic, p.partition}]) {
+            log::debug("-e: waiting for {} [{}]: committed {} of {}", p.topic, p.partition, p.offset,
+                       end_[{p.topic, p.partition}]);
+            return false;
+        }
     }
     return true;
 }

@@ -107,19 +107,23 @@ public:
                                                o_.common.exit_at_end, hooks);
         try {
             loop();
+            if (signals::abort_requested()) {
+                discard_all();
+                log::warn("second signal: open batches dropped, their records will be read again");
+            } else {
+                finish_all(true);
+            }
         } catch (const data_error&) {
             finish_all(true);  // what came before the bad record is good: keep it, commit it
+            consumer_->close();
             report();
             throw;
         } catch (...) {
             discard_all();  // nothing committed past what is durable
+            // Leave the group cleanly so that a restart need not wait for the session timeout;
+            // not when the brokers are gone, where closing would wait on them.
+            if (!consumer_->brokers_down()) consumer_->close();
             throw;
-        }
-        if (signals::abort_requested()) {
-            discard_all();
-            log::warn("second signal: open batches dropped, their records will be read again");
-        } else {
-            finish_all(true);
         }
         consumer_->close();
         errors_.close();
@@ -217,18 +221,17 @@ private:
             auto it = durable_next_.find({p.topic, p.partition});
             if (it == durable_next_.end() || p.offset == RD_KAFKA_OFFSET_END) continue;
             std::int64_t start = it->second;
+            std::int64_t c = RD_KAFKA_OFFSET_INVALID;
             if (p.offset == RD_KAFKA_OFFSET_INVALID) {
-                if (!fetched) consumer_fetch_committed(committed.get()), fetched = true;
-                const std::int64_t c = committed->elems[i].offset;
+                if (!fetched) consumer_->fetch_committed(committed.get()), fetched = true;
+                c = committed->elems[i].offset;
                 if (c >= 0) start = std::max(start, c);
             }
             p.offset = start;
+            // The files are ahead of the group (a crash between rename and commit): commit what
+            // they hold once the assignment is in place, so the group's offsets say it too.
+            if (c < start) catch_up_[{p.topic, p.partition}] = start;
         }
-    }
-
-    void consumer_fetch_committed(rd_kafka_topic_partition_list_t* list) {
-        // The consumer object is being built while the first rebalance can only come later, in poll.
-        consumer_->fetch_committed(list);
     }
 
     void on_revoke(const rd_kafka_topic_partition_list_t* parts, bool lost) {
@@ -251,6 +254,8 @@ private:
             if (o_.common.limit > 0 && consumed_ >= o_.common.limit) break;
             message_ptr m = consumer_->poll(100);
             if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
+            for (const auto& [tp, next] : std::exchange(catch_up_, {}))
+                if (consumer_->assignment().contains(tp)) commit(tp, next);
             const auto now = steady::now();
             if (bounded_batches && now - last_sweep >= std::chrono::milliseconds(100)) {
                 last_sweep = now;
@@ -417,7 +422,7 @@ private:
     }
 
     // Closes the batch: fsync, rename into place, fsync the directory, then commit past it.
-    void finish(const topic_partition& tp, bool commit) {
+    void finish(const topic_partition& tp, bool commit_now) {
         auto it = open_.find(tp);
         if (it == open_.end()) return;
         batch b = std::move(it->second);
@@ -442,10 +447,13 @@ private:
         }
         durable_next_[tp] = b.last + 1;
         errors_.flush();  // dead letters of this batch are safe before its offsets are committed
-        if (!commit) return;
-        if (auto err = consumer_->commit(tp.topic, tp.partition, b.last + 1); !err.empty())
-            log::warn("commit of {} [{}] at {} failed ({}): the file is in place and a restart skips it", tp.topic,
-                      tp.partition, b.last + 1, err);
+        if (commit_now) this->commit(tp, b.last + 1);
+    }
+
+    void commit(const topic_partition& tp, std::int64_t next) {
+        if (auto err = consumer_->commit(tp.topic, tp.partition, next); !err.empty())
+            log::warn("commit of {} [{}] at {} failed ({}): the files are in place and a restart skips them", tp.topic,
+                      tp.partition, next, err);
     }
 
     void discard(const topic_partition& tp) {
@@ -491,6 +499,7 @@ private:
     std::unique_ptr<consumer> consumer_;
     std::map<topic_partition, batch> open_;
     std::map<topic_partition, std::int64_t> durable_next_;
+    std::map<topic_partition, std::int64_t> catch_up_;  // commits owed to files already written
     std::exception_ptr pending_;
     simdjson::dom::parser dom_;
     simdjson::ondemand::parser ondemand_;

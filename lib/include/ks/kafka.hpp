@@ -137,14 +137,17 @@ public:
     // Fills the committed offsets of `partitions` (RD_KAFKA_OFFSET_INVALID where none).
     void fetch_committed(rd_kafka_topic_partition_list_t* partitions);
 
-    // -e: true once this member holds an assignment and every assigned partition has reached the
-    // high watermark snapshotted at start (or holds no partitions after a completed rebalance).
-    [[nodiscard]] bool reached_end() const;
+    // -e: true once every partition of the start snapshot is done: the ones this member holds
+    // have been read up to their high watermark at start, and every other one has a committed
+    // offset at or past it (another member drained it). A partition held by a member that died
+    // is therefore not skipped: it comes to this member once the group evicts the dead one.
+    [[nodiscard]] bool reached_end();
     [[nodiscard]] const std::set<topic_partition>& assignment() const { return assigned_; }
     // Total lag behind the start snapshot of the assigned partitions (for --stats).
     [[nodiscard]] std::int64_t lag() const;
 
     void close();  // leaves the group (final revoke runs the on_revoke hook)
+    [[nodiscard]] bool brokers_down() const { return state_.all_brokers_down(); }
     [[nodiscard]] rd_kafka_t* handle() const { return rk_; }
 
 private:
@@ -162,6 +165,8 @@ private:
     std::set<topic_partition> assigned_;
     std::set<topic_partition> seen_;                   // partitions this process was ever assigned
     std::map<topic_partition, std::int64_t> end_;      // -e: high watermarks at start
+    std::map<topic_partition, std::int64_t> begin_;    // -e: low watermarks at start
+    std::chrono::steady_clock::time_point last_group_check_{};
     std::map<topic_partition, std::int64_t> position_; // next offset to read, per partition
 };
 
