@@ -5,11 +5,6 @@
 #include "ks/json.hpp"
 #include "ks/signal.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -23,110 +18,50 @@ namespace ks::csv {
 // ---------------------------------------------------------------------------------------------
 // reader
 
-reader::reader(int fd, std::string name, char delimiter, bool owns_fd)
-    : fd_(fd), name_(std::move(name)), delim_(delimiter), owns_(owns_fd), buf_(1 << 20) {}
-
-reader::~reader() {
-    if (owns_) ::close(fd_);
-}
-
-std::unique_ptr<reader> reader::open(const std::string& path, char delimiter) {
-    if (path == "-") return std::make_unique<reader>(STDIN_FILENO, "-", delimiter, false);
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw runtime_failure(fmt::format("{}: {}", path, errno_text(errno)));
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        throw runtime_failure(fmt::format("{}: is a directory", path));
-    }
-    return std::make_unique<reader>(fd, path, delimiter, true);
-}
-
-bool reader::seekable() const {
-    struct stat st {};
-    return ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-bool reader::ready(int timeout_ms) {
-    if (begin_ < end_ || eof_) return true;
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, timeout_ms) != 0;
-}
+reader::reader(const std::string& path, char delimiter) : in_(path), delim_(delimiter) {}
+reader::reader(int fd, std::string name, char delimiter) : in_(fd, std::move(name)), delim_(delimiter) {}
 
 void reader::rewind() {
-    if (::lseek(fd_, 0, SEEK_SET) < 0) throw runtime_failure(fmt::format("{}: {}", name_, errno_text(errno)));
-    begin_ = end_ = 0;
-    eof_ = false;
+    in_.rewind();
     started_ = false;
     line_ = 1;
 }
 
 bool reader::refill() {
-    if (eof_) return false;
-    if (begin_ > 0) {
-        std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
-        end_ -= begin_;
-        begin_ = 0;
-    }
-    if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);  // one record larger than the buffer
-    for (;;) {
-        if (!wait_readable(fd_)) {
-            eof_ = true;  // stop reading; what was read is still parsed
-            break;
-        }
-        ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
-        if (n > 0) {
-            end_ += static_cast<size_t>(n);
-            break;
-        }
-        if (n == 0) {
-            eof_ = true;
-            break;
-        }
-        if (errno == EINTR) {
-            if (signals::stop_requested()) {
-                eof_ = true;  // stop reading; what was read is still parsed
-                break;
-            }
-            continue;
-        }
-        throw runtime_failure(fmt::format("reading {}: {}", name_, errno_text(errno)));
-    }
-    if (!started_ && end_ - begin_ >= 3) {
+    const bool more = in_.refill();
+    if (!started_ && (in_.end - in_.pos >= 3 || in_.eof)) {
         started_ = true;
-        if (std::memcmp(buf_.data() + begin_, "\xEF\xBB\xBF", 3) == 0) begin_ += 3;
-    } else if (!started_ && eof_) {
-        started_ = true;
+        if (in_.end - in_.pos >= 3 && std::memcmp(in_.bytes.data() + in_.pos, "\xEF\xBB\xBF", 3) == 0) in_.pos += 3;
     }
-    return true;
+    return more;
 }
 
-// Parses one record starting at begin_. `next` receives where the following record starts.
+// Parses one record starting at in_.pos. `next` receives where the following record starts.
 reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
     spans_.clear();
     arena_.clear();
-    const char* b = buf_.data();
-    size_t p = begin_;
+    const char* b = in_.bytes.data();
+    size_t p = in_.pos;
     size_t record_end = 0;
     for (;;) {  // one field per iteration
-        if (p < end_ && b[p] == '"') {
+        if (p < in_.end && b[p] == '"') {
             size_t seg = p + 1;
             size_t q = seg;
             bool escaped = false;
             const size_t arena_start = arena_.size();
             for (;;) {
-                const void* hit = q < end_ ? std::memchr(b + q, '"', end_ - q) : nullptr;
+                const void* hit = q < in_.end ? std::memchr(b + q, '"', in_.end - q) : nullptr;
                 if (!hit) {
-                    if (!eof_) return parse_status::need_more;
+                    if (!in_.eof) return parse_status::need_more;
                     why = "unterminated quoted field";
-                    record_end = end_;
-                    next = end_;
-                    r.raw = std::string_view(b + begin_, record_end - begin_);
+                    record_end = in_.end;
+                    next = in_.end;
+                    r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
                     return parse_status::bad;
                 }
                 q = static_cast<size_t>(static_cast<const char*>(hit) - b);
-                if (q + 1 == end_ && !eof_) return parse_status::need_more;
-                if (q + 1 < end_ && b[q + 1] == '"') {
+                if (q + 1 == in_.end && !in_.eof) return parse_status::need_more;
+                if (q + 1 < in_.end && b[q + 1] == '"') {
                     arena_.append(b + seg, q + 1 - seg);
                     escaped = true;
                     q += 2;
@@ -142,8 +77,8 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
                 spans_.push_back({false, seg, q - seg});
             }
             p = q + 1;
-            if (p == end_) {
-                if (!eof_) return parse_status::need_more;
+            if (p == in_.end) {
+                if (!in_.eof) return parse_status::need_more;
                 record_end = next = p;
                 break;
             }
@@ -158,28 +93,28 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
                 break;
             }
             if (c == '\r') {
-                if (p + 1 == end_ && !eof_) return parse_status::need_more;
-                if (p + 1 == end_ || b[p + 1] == '\n') {
+                if (p + 1 == in_.end && !in_.eof) return parse_status::need_more;
+                if (p + 1 == in_.end || b[p + 1] == '\n') {
                     record_end = p;
-                    next = std::min(p + 2, end_);
+                    next = std::min(p + 2, in_.end);
                     break;
                 }
             }
             // Text after a closing quote: resynchronise at the end of the physical line.
-            const void* nl = std::memchr(b + p, '\n', end_ - p);
-            if (!nl && !eof_) return parse_status::need_more;
-            record_end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - b) : end_;
-            next = nl ? record_end + 1 : end_;
+            const void* nl = std::memchr(b + p, '\n', in_.end - p);
+            if (!nl && !in_.eof) return parse_status::need_more;
+            record_end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - b) : in_.end;
+            next = nl ? record_end + 1 : in_.end;
             why = fmt::format("unexpected character '{}' after a closing quote in field {}", c, spans_.size());
-            if (record_end > begin_ && b[record_end - 1] == '\r') --record_end;
-            r.raw = std::string_view(b + begin_, record_end - begin_);
+            if (record_end > in_.pos && b[record_end - 1] == '\r') --record_end;
+            r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
             return parse_status::bad;
         }
         // Unquoted field: up to the delimiter or the end of the line.
         size_t q = p;
-        while (q < end_ && b[q] != delim_ && b[q] != '\n') ++q;
-        if (q == end_ && !eof_) return parse_status::need_more;
-        if (q < end_ && b[q] == delim_) {
+        while (q < in_.end && b[q] != delim_ && b[q] != '\n') ++q;
+        if (q == in_.end && !in_.eof) return parse_status::need_more;
+        if (q < in_.end && b[q] == delim_) {
             spans_.push_back({false, p, q - p});
             p = q + 1;
             continue;
@@ -188,10 +123,10 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
         if (field_end > p && b[field_end - 1] == '\r') --field_end;  // CRLF
         spans_.push_back({false, p, field_end - p});
         record_end = field_end;
-        next = q < end_ ? q + 1 : q;
+        next = q < in_.end ? q + 1 : q;
         break;
     }
-    r.raw = std::string_view(b + begin_, record_end - begin_);
+    r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
     r.fields.clear();
     for (const auto& s : spans_)
         r.fields.emplace_back(s.in_arena ? arena_.data() + s.offset : b + s.offset, s.length);
@@ -200,20 +135,20 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
 
 reader::result reader::next(record& r, std::string& why) {
     for (;;) {
-        if (begin_ == end_ && !refill()) return result::end;
-        if (begin_ == end_) {
-            if (eof_) return result::end;
+        if (in_.pos == in_.end && !refill()) return result::end;
+        if (in_.pos == in_.end) {
+            if (in_.eof) return result::end;
             continue;
         }
         size_t next_pos = 0;
         const auto status = parse(r, why, next_pos);
         if (status == parse_status::need_more) {
-            if (!refill()) eof_ = true;  // parse again with eof_: the tail becomes the last record
+            if (!refill()) in_.eof = true;  // parse again with in_.eof: the tail becomes the last record
             continue;
         }
         r.line = line_;
-        line_ += static_cast<std::uint64_t>(std::count(buf_.data() + begin_, buf_.data() + next_pos, '\n'));
-        begin_ = next_pos;
+        line_ += static_cast<std::uint64_t>(std::count(in_.bytes.data() + in_.pos, in_.bytes.data() + next_pos, '\n'));
+        in_.pos = next_pos;
         if (status == parse_status::bad) return result::bad;
         if (r.fields.size() == 1 && r.raw.empty()) continue;  // blank line
         return result::record;

@@ -101,68 +101,77 @@ bool wait_readable(int fd) {
     }
 }
 
-line_reader::line_reader(const std::string& path) : fd_(STDIN_FILENO), owns_(false), name_(path), buf_(1 << 20, '\0') {
+input_buffer::input_buffer(const std::string& path) : name(path), bytes(1 << 20), fd_(STDIN_FILENO), owns_(false) {
     if (path == "-") return;
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw runtime_failure(fmt::format("{}: {}", path, errno_text(errno)));
     owns_ = true;
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(fd_);
+        throw runtime_failure(fmt::format("{}: is a directory", path));
+    }
 }
 
-line_reader::~line_reader() {
+input_buffer::input_buffer(int fd, std::string name) : name(std::move(name)), bytes(1 << 20), fd_(fd), owns_(true) {}
+
+input_buffer::~input_buffer() {
     if (owns_) ::close(fd_);
 }
 
-bool line_reader::seekable() const {
+bool input_buffer::seekable() const {
     struct stat st {};
     return ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-void line_reader::rewind() {
-    if (::lseek(fd_, 0, SEEK_SET) < 0) throw runtime_failure(fmt::format("{}: {}", name_, errno_text(errno)));
-    begin_ = end_ = 0;
-    eof_ = false;
-    line_ = 0;
+void input_buffer::rewind() {
+    if (::lseek(fd_, 0, SEEK_SET) < 0) throw runtime_failure(fmt::format("{}: {}", name, errno_text(errno)));
+    pos = end = 0;
+    eof = false;
 }
 
-bool line_reader::refill() {
-    if (eof_) return false;
-    if (begin_ > 0) {
-        std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
-        end_ -= begin_;
-        begin_ = 0;
+bool input_buffer::ready(int timeout_ms) const {
+    if (pos < end || eof) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) != 0;
+}
+
+bool input_buffer::refill() {
+    if (eof) return false;
+    if (pos > 0) {
+        std::memmove(bytes.data(), bytes.data() + pos, end - pos);
+        end -= pos;
+        pos = 0;
     }
-    if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
+    if (end == bytes.size()) bytes.resize(bytes.size() * 2);  // one record larger than the buffer
     for (;;) {
-        if (!wait_readable(fd_)) {
-            eof_ = true;
-            return false;
-        }
-        ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+        if (!wait_readable(fd_)) break;
+        const ssize_t n = ::read(fd_, bytes.data() + end, bytes.size() - end);
         if (n > 0) {
-            end_ += static_cast<size_t>(n);
+            end += static_cast<size_t>(n);
             return true;
         }
-        if (n == 0 || (errno == EINTR && signals::stop_requested())) {
-            eof_ = true;
-            return false;
-        }
-        if (errno != EINTR) throw runtime_failure(fmt::format("reading {}: {}", name_, errno_text(errno)));
+        if (n == 0) break;
+        if (errno != EINTR) throw runtime_failure(fmt::format("reading {}: {}", name, errno_text(errno)));
     }
+    eof = true;
+    return false;
 }
 
 bool line_reader::next(std::string_view& line) {
     for (;;) {
-        const char* nl = begin_ < end_ ? static_cast<const char*>(std::memchr(buf_.data() + begin_, '\n', end_ - begin_)) : nullptr;
-        if (nl || (eof_ && begin_ < end_)) {
-            const size_t stop = nl ? static_cast<size_t>(nl - buf_.data()) : end_;
-            size_t len = stop - begin_;
-            if (len > 0 && buf_[begin_ + len - 1] == '\r') --len;
-            line = std::string_view(buf_.data() + begin_, len);
-            begin_ = nl ? stop + 1 : end_;
+        const char* base = in_.bytes.data();
+        const char* nl = in_.pos < in_.end ? static_cast<const char*>(std::memchr(base + in_.pos, '\n', in_.end - in_.pos)) : nullptr;
+        if (nl || (in_.eof && in_.pos < in_.end)) {
+            const size_t stop = nl ? static_cast<size_t>(nl - base) : in_.end;
+            size_t len = stop - in_.pos;
+            if (len > 0 && base[in_.pos + len - 1] == '\r') --len;
+            line = std::string_view(base + in_.pos, len);
+            in_.pos = nl ? stop + 1 : in_.end;
             ++line_;
             return true;
         }
-        if (!refill() && begin_ == end_) return false;
+        if (!in_.refill() && in_.pos == in_.end) return false;
     }
 }
 

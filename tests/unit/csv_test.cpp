@@ -62,7 +62,7 @@ std::vector<row> read_through_pipe_bytewise(const std::string& text) {
         }
         ::close(fd);
     });
-    reader rd(fds[0], "-", ',', true);
+    reader rd(fds[0], "-", ',');
     auto rows = read_all(rd);
     writer.join();
     return rows;
@@ -327,7 +327,7 @@ TEST_CASE("csv reader: generated well-formed CSV reads back exactly", "[csv][rea
             }
             ::close(fd);
         });
-        reader rd(fds[0], "-", ',', true);
+        reader rd(fds[0], "-", ',');
         auto rows = read_all(rd);
         writer.join();
 
@@ -345,7 +345,7 @@ TEST_CASE("csv reader: a pipe is not seekable and cannot be rewound", "[csv][rea
     REQUIRE(::pipe(fds) == 0);
     REQUIRE(::write(fds[1], "a\n", 2) == 2);
     ::close(fds[1]);
-    reader rd(fds[0], "-", ',', true);
+    reader rd(fds[0], "-", ',');
     CHECK_FALSE(rd.seekable());
     CHECK(rd.name() == "-");
     auto rows = read_all(rd);

@@ -2,6 +2,8 @@
 // type inference that never loses information, --schema overrides, and rows encoded as JSON objects.
 #pragma once
 
+#include "ks/io.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,38 +22,30 @@ class reader {
 public:
     enum class result { record, bad, end };
 
-    // Reads from fd (not owned when owns_fd is false). `name` is used in messages ("file.csv", "-").
-    reader(int fd, std::string name, char delimiter, bool owns_fd);
-    ~reader();
-    reader(const reader&) = delete;
-    reader& operator=(const reader&) = delete;
-
     // "-" is standard input. Throws runtime_failure when the file cannot be opened.
-    static std::unique_ptr<reader> open(const std::string& path, char delimiter);
+    reader(const std::string& path, char delimiter);
+    reader(int fd, std::string name, char delimiter);  // takes ownership of fd
+    static std::unique_ptr<reader> open(const std::string& path, char delimiter) {
+        return std::make_unique<reader>(path, delimiter);
+    }
 
     // record: r is filled. bad: r.line and r.raw say where, `why` says what (broken quoting);
     // reading goes on after the bad record. end: no more input.
     result next(record& r, std::string& why);
 
-    [[nodiscard]] bool seekable() const;
-    // True when a next() call has something to work on without waiting longer than timeout_ms:
-    // bytes already buffered, the end of input, or data arriving on the descriptor.
-    [[nodiscard]] bool ready(int timeout_ms);
+    [[nodiscard]] bool seekable() const { return in_.seekable(); }
+    // True when next() has something to work on without waiting longer than timeout_ms.
+    [[nodiscard]] bool ready(int timeout_ms) const { return in_.ready(timeout_ms); }
     void rewind();  // back to the first byte (seekable inputs only)
-    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] const std::string& name() const { return in_.name; }
 
 private:
-    bool refill();  // false when nothing more could be read
+    bool refill();  // input_buffer::refill, plus dropping a BOM at the start
     enum class parse_status { done, need_more, bad };
     parse_status parse(record& r, std::string& why, size_t& next);
 
-    int fd_;
-    std::string name_;
+    input_buffer in_;
     char delim_;
-    bool owns_;
-    std::vector<char> buf_;
-    size_t begin_ = 0, end_ = 0;
-    bool eof_ = false;
     bool started_ = false;  // BOM checked
     std::uint64_t line_ = 1;
     struct span {

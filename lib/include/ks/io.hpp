@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ks {
 
@@ -73,30 +74,47 @@ void run_idle_hooks();  // called by the waits in io and pacing
 // Regular files are always ready. Lets a tool reading a quiet pipe honour signals and --duration.
 bool wait_readable(int fd);
 
+// A file or standard input ("-") read through one buffer that keeps the unread bytes [pos, end)
+// contiguous, so a record that straddles two reads is still one span for the parser.
+struct input_buffer {
+    explicit input_buffer(const std::string& path);  // throws runtime_failure (missing, a directory)
+    input_buffer(int fd, std::string name);          // takes ownership of fd (a pipe, a socket)
+    ~input_buffer();
+    input_buffer(const input_buffer&) = delete;
+    input_buffer& operator=(const input_buffer&) = delete;
+
+    // Reads more after the unread bytes: moves them to the front (pos becomes 0) and doubles the
+    // buffer when they fill it. False at the end of input, or when a stop was requested (a quiet
+    // pipe does not hold a signal or --duration back); eof is then set.
+    bool refill();
+    // True when there is something to parse without waiting longer than timeout_ms: unread
+    // bytes, the end of input, or data arriving.
+    [[nodiscard]] bool ready(int timeout_ms) const;
+    [[nodiscard]] bool seekable() const;
+    void rewind();  // back to the first byte (seekable inputs only)
+
+    std::string name;
+    std::vector<char> bytes;
+    size_t pos = 0, end = 0;
+    bool eof = false;
+
+private:
+    int fd_;
+    bool owns_;
+};
+
 // Lines from a file or standard input ("-"), without their terminators (LF or CRLF).
 class line_reader {
 public:
-    // Throws runtime_failure when the file cannot be opened.
-    explicit line_reader(const std::string& path);
-    ~line_reader();
-    line_reader(const line_reader&) = delete;
-    line_reader& operator=(const line_reader&) = delete;
+    explicit line_reader(const std::string& path) : in_(path) {}
 
     // False at the end. The view is valid until the next call.
     bool next(std::string_view& line);
     [[nodiscard]] std::uint64_t line_number() const { return line_; }  // of the last line returned
-    [[nodiscard]] bool seekable() const;
-    void rewind();
-    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] const std::string& name() const { return in_.name; }
 
 private:
-    bool refill();
-    int fd_;
-    bool owns_;
-    std::string name_;
-    std::string buf_;
-    size_t begin_ = 0, end_ = 0;
-    bool eof_ = false;
+    input_buffer in_;
     std::uint64_t line_ = 0;
 };
 
