@@ -432,7 +432,7 @@ void consumer::fetch_committed(rd_kafka_topic_partition_list_t* partitions) {
         throw runtime_failure(fmt::format("reading committed offsets: {}", rd_kafka_err2str(err)));
 }
 
-bool consumer::reached_end() {
+bool consumer::assigned_at_end() const {
     if (!rebalanced_) return false;
     for (const auto& tp : assigned_) {
         auto end = end_.find(tp);
@@ -440,8 +440,15 @@ bool consumer::reached_end() {
         auto pos = position_.find(tp);
         if (pos == position_.end() || pos->second < end->second) return false;
     }
-    // The partitions of the snapshot that other members hold (or a dead member still holds):
-    // done when the group's committed offset reached the snapshot. Asked at most once a second.
+    return true;
+}
+
+std::int64_t consumer::position(const topic_partition& tp) const {
+    auto pos = position_.find(tp);
+    return pos == position_.end() ? -1 : pos->second;
+}
+
+bool consumer::others_at_end() {
     partition_list_ptr others(rd_kafka_topic_partition_list_new(0));
     for (const auto& [tp, end] : end_)
         if (!assigned_.contains(tp) && end > begin_[tp])

@@ -269,9 +269,15 @@ private:
                     log::info("no records for {:g} s: exiting", o_.idle_timeout);
                     break;
                 }
-                if (o_.common.exit_at_end && consumer_->reached_end()) {
-                    log::info("every assigned partition reached its end");
-                    break;
+                if (o_.common.exit_at_end && consumer_->assigned_at_end()) {
+                    // Ours are drained: make that visible to the group before waiting on it.
+                    finish_all(true);
+                    for (const auto& tp : consumer_->assignment())
+                        if (auto pos = consumer_->position(tp); pos > committed_[tp]) commit(tp, pos);
+                    if (consumer_->others_at_end()) {
+                        log::info("every partition reached its end");
+                        break;
+                    }
                 }
                 progress_.tick(consumed_);
                 continue;
@@ -451,8 +457,8 @@ private:
     }
 
     void commit(const topic_partition& tp, std::int64_t next) {
-        if (auto err = consumer_->commit(tp.topic, tp.partition, next); !err.empty())
-            log::warn("commit of {} [{}] at {} failed ({}): the files are in place and a restart skips them", tp.topic,
+        if (auto err = consumer_->commit(tp.topic, tp.partition, next); err.empty()) committed_[tp] = next;
+        else log::warn("commit of {} [{}] at {} failed ({}): the files are in place and a restart skips them", tp.topic,
                       tp.partition, next, err);
     }
 
@@ -500,6 +506,7 @@ private:
     std::map<topic_partition, batch> open_;
     std::map<topic_partition, std::int64_t> durable_next_;
     std::map<topic_partition, std::int64_t> catch_up_;  // commits owed to files already written
+    std::map<topic_partition, std::int64_t> committed_;  // what this process committed last
     std::exception_ptr pending_;
     simdjson::dom::parser dom_;
     simdjson::ondemand::parser ondemand_;

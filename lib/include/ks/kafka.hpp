@@ -137,11 +137,16 @@ public:
     // Fills the committed offsets of `partitions` (RD_KAFKA_OFFSET_INVALID where none).
     void fetch_committed(rd_kafka_topic_partition_list_t* partitions);
 
-    // -e: true once every partition of the start snapshot is done: the ones this member holds
-    // have been read up to their high watermark at start, and every other one has a committed
-    // offset at or past it (another member drained it). A partition held by a member that died
-    // is therefore not skipped: it comes to this member once the group evicts the dead one.
-    [[nodiscard]] bool reached_end();
+    // -e, in two steps. assigned_at_end: the partitions this member holds have been read up to
+    // their high watermark at start (after a first rebalance). The member must then commit its
+    // positions (see position()) before asking others_at_end: every other partition of the
+    // snapshot has a committed offset at or past it, i.e. another member drained and committed
+    // it. A partition held by a member that died is therefore not skipped: it comes to this
+    // member once the group evicts the dead one. The group's commits are asked once a second.
+    [[nodiscard]] bool assigned_at_end() const;
+    [[nodiscard]] bool others_at_end();
+    // Next offset to read in a held partition (past control records too), -1 when not known yet.
+    [[nodiscard]] std::int64_t position(const topic_partition& tp) const;
     [[nodiscard]] const std::set<topic_partition>& assignment() const { return assigned_; }
     // Total lag behind the start snapshot of the assigned partitions (for --stats).
     [[nodiscard]] std::int64_t lag() const;
