@@ -69,6 +69,14 @@ assert_eq 0 "$RC" "--replay-time exit code ($ERR)"
 assert_eq 3 "$(wc -l <<<"$OUT")" "--replay-time rows"
 assert_between 1.4 2.5 "$took" "--replay-time --speed 2 seconds"
 
+# Progress on a terminal (a pseudo-terminal from script(1)), once a second, cleared at the end;
+# none when stderr is not a terminal.
+printf 'n\n' > "$SCRATCH/slow.csv"; seq 1 25 >> "$SCRATCH/slow.csv"
+script -qc "csv2kafka '$SCRATCH/slow.csv' --rate 10 -o /dev/null" /dev/null > "$SCRATCH/tty.out"
+assert_contains "$(cat "$SCRATCH/tty.out")" "csv2kafka: 11 records" "progress on a terminal"
+run csv2kafka "$SCRATCH/slow.csv" --rate 10 -o /dev/null
+assert_eq "" "$ERR" "no progress when stderr is not a terminal"
+
 # SIGTERM mid-run: a clean stop, exit 0, everything produced is delivered.
 topic=$(new_topic sigterm 1)
 csv2kafka "$SCRATCH/in.csv" -o "kafka:$topic" --loop --rate 200 --stats 2>"$SCRATCH/term.err" &

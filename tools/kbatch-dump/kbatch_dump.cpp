@@ -279,7 +279,7 @@ private:
                         break;
                     }
                 }
-                progress_.tick(consumed_);
+                progress_.update(consumed_);
                 continue;
             }
             last_record = now;

@@ -37,10 +37,7 @@ private:
 class progress {
 public:
     progress(bool quiet, std::string_view unit);
-    void update(std::uint64_t count) {
-        if (enabled_ && (++calls_ & 1023) == 0) maybe_print(count);
-    }
-    void tick(std::uint64_t count) {  // from idle loops: checks the clock every call
+    void update(std::uint64_t count) {  // cheap unless stderr is a terminal
         if (enabled_) maybe_print(count);
     }
     void finish();
@@ -50,7 +47,6 @@ private:
     bool enabled_;
     bool printed_ = false;
     std::string unit_;
-    std::uint64_t calls_ = 0;
     stopwatch clock_;
     double last_ = 0;
 };
