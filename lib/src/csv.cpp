@@ -36,32 +36,64 @@ bool reader::refill() {
     return more;
 }
 
+namespace {
+// Bit 7 of each byte of the result is set where word has the byte that `pattern` repeats; the
+// lowest set bit is exact (higher ones may be false positives, which are never looked at).
+inline std::uint64_t bytes_equal(std::uint64_t word, std::uint64_t pattern) {
+    const std::uint64_t x = word ^ pattern;
+    return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+}
+
+// First position in [q, end) holding delim or '\n', or end: eight bytes a step.
+inline size_t scan_field(const char* b, size_t q, size_t end, char delim) {
+    const std::uint64_t delims = 0x0101010101010101ULL * static_cast<unsigned char>(delim);
+    const std::uint64_t newlines = 0x0101010101010101ULL * static_cast<unsigned char>('\n');
+    for (; q + 8 <= end; q += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, b + q, 8);
+        if (const std::uint64_t hit = bytes_equal(word, delims) | bytes_equal(word, newlines))
+            return q + (static_cast<size_t>(__builtin_ctzll(hit)) >> 3);
+    }
+    while (q < end && b[q] != delim && b[q] != '\n') ++q;
+    return q;
+}
+}  // namespace
+
 // Parses one record starting at in_.pos. `next` receives where the following record starts.
+// Fields go straight into r.fields: unquoted ones and quoted ones without "" point into the input
+// buffer, unescaped ones into arena_, which is reserved up front so that it never moves mid-record
+// (an unescaped field is never longer than the input left). Counts the line breaks inside quoted
+// fields in quoted_newlines_.
 reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
-    spans_.clear();
+    r.fields.clear();
     arena_.clear();
-    const char* b = in_.bytes.data();
+    quoted_newlines_ = 0;
+    const char* const b = in_.bytes.data();
+    const size_t end = in_.end;
+    const bool eof = in_.eof;
+    const char delim = delim_;
+    if (arena_.capacity() < end - in_.pos) arena_.reserve(end - in_.pos);
     size_t p = in_.pos;
     size_t record_end = 0;
     for (;;) {  // one field per iteration
-        if (p < in_.end && b[p] == '"') {
+        if (p < end && b[p] == '"') {
             size_t seg = p + 1;
             size_t q = seg;
             bool escaped = false;
             const size_t arena_start = arena_.size();
             for (;;) {
-                const void* hit = q < in_.end ? std::memchr(b + q, '"', in_.end - q) : nullptr;
+                const void* hit = q < end ? std::memchr(b + q, '"', end - q) : nullptr;
                 if (!hit) {
-                    if (!in_.eof) return parse_status::need_more;
+                    if (!eof) return parse_status::need_more;
                     why = "unterminated quoted field";
-                    record_end = in_.end;
-                    next = in_.end;
+                    record_end = next = end;
+                    quoted_newlines_ = static_cast<std::uint64_t>(std::count(b + in_.pos, b + end, '\n'));
                     r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
                     return parse_status::bad;
                 }
                 q = static_cast<size_t>(static_cast<const char*>(hit) - b);
-                if (q + 1 == in_.end && !in_.eof) return parse_status::need_more;
-                if (q + 1 < in_.end && b[q + 1] == '"') {
+                if (q + 1 == end && !eof) return parse_status::need_more;
+                if (q + 1 < end && b[q + 1] == '"') {
                     arena_.append(b + seg, q + 1 - seg);
                     escaped = true;
                     q += 2;
@@ -70,20 +102,21 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
                 }
                 break;
             }
+            quoted_newlines_ += static_cast<std::uint64_t>(std::count(b + p + 1, b + q, '\n'));
             if (escaped) {
                 arena_.append(b + seg, q - seg);
-                spans_.push_back({true, arena_start, arena_.size() - arena_start});
+                r.fields.emplace_back(arena_.data() + arena_start, arena_.size() - arena_start);
             } else {
-                spans_.push_back({false, seg, q - seg});
+                r.fields.emplace_back(b + p + 1, q - p - 1);
             }
             p = q + 1;
-            if (p == in_.end) {
-                if (!in_.eof) return parse_status::need_more;
+            if (p == end) {
+                if (!eof) return parse_status::need_more;
                 record_end = next = p;
                 break;
             }
             const char c = b[p];
-            if (c == delim_) {
+            if (c == delim) {
                 ++p;
                 continue;
             }
@@ -93,43 +126,39 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
                 break;
             }
             if (c == '\r') {
-                if (p + 1 == in_.end && !in_.eof) return parse_status::need_more;
-                if (p + 1 == in_.end || b[p + 1] == '\n') {
+                if (p + 1 == end && !eof) return parse_status::need_more;
+                if (p + 1 == end || b[p + 1] == '\n') {
                     record_end = p;
-                    next = std::min(p + 2, in_.end);
+                    next = std::min(p + 2, end);
                     break;
                 }
             }
             // Text after a closing quote: resynchronise at the end of the physical line.
-            const void* nl = std::memchr(b + p, '\n', in_.end - p);
-            if (!nl && !in_.eof) return parse_status::need_more;
-            record_end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - b) : in_.end;
-            next = nl ? record_end + 1 : in_.end;
-            why = fmt::format("unexpected character '{}' after a closing quote in field {}", c, spans_.size());
+            const void* nl = std::memchr(b + p, '\n', end - p);
+            if (!nl && !eof) return parse_status::need_more;
+            record_end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - b) : end;
+            next = nl ? record_end + 1 : end;
+            why = fmt::format("unexpected character '{}' after a closing quote in field {}", c, r.fields.size());
             if (record_end > in_.pos && b[record_end - 1] == '\r') --record_end;
             r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
             return parse_status::bad;
         }
         // Unquoted field: up to the delimiter or the end of the line.
-        size_t q = p;
-        while (q < in_.end && b[q] != delim_ && b[q] != '\n') ++q;
-        if (q == in_.end && !in_.eof) return parse_status::need_more;
-        if (q < in_.end && b[q] == delim_) {
-            spans_.push_back({false, p, q - p});
+        const size_t q = scan_field(b, p, end, delim);
+        if (q == end && !eof) return parse_status::need_more;
+        if (q < end && b[q] == delim) {
+            r.fields.emplace_back(b + p, q - p);
             p = q + 1;
             continue;
         }
         size_t field_end = q;
         if (field_end > p && b[field_end - 1] == '\r') --field_end;  // CRLF
-        spans_.push_back({false, p, field_end - p});
+        r.fields.emplace_back(b + p, field_end - p);
         record_end = field_end;
-        next = q < in_.end ? q + 1 : q;
+        next = q < end ? q + 1 : q;
         break;
     }
     r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
-    r.fields.clear();
-    for (const auto& s : spans_)
-        r.fields.emplace_back(s.in_arena ? arena_.data() + s.offset : b + s.offset, s.length);
     return parse_status::done;
 }
 
@@ -147,7 +176,11 @@ reader::result reader::next(record& r, std::string& why) {
             continue;
         }
         r.line = line_;
-        line_ += static_cast<std::uint64_t>(std::count(in_.bytes.data() + in_.pos, in_.bytes.data() + next_pos, '\n'));
+        // The record's own line break (none at the end of input), plus those inside quotes.
+        const bool terminated = next_pos > in_.pos && in_.bytes[next_pos - 1] == '\n';
+        line_ += quoted_newlines_ + (terminated && status == parse_status::done ? 1 : 0);
+        if (status == parse_status::bad)  // resynchronised at a line break or the end: count what was skipped
+            line_ += static_cast<std::uint64_t>(std::count(in_.bytes.data() + in_.pos, in_.bytes.data() + next_pos, '\n')) - quoted_newlines_;
         in_.pos = next_pos;
         if (status == parse_status::bad) return result::bad;
         if (r.fields.size() == 1 && r.raw.empty()) continue;  // blank line
@@ -174,7 +207,18 @@ bool iequals(std::string_view a, std::string_view b) {
            std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
 }
 bool finite_number(std::string_view s) {
-    // is_number() already holds: only the range remains (1e999 is not a double).
+    // is_number() already holds: only the range remains (1e999 is not a double). Short numbers
+    // with small exponents are always finite; only the rest pay for strtod.
+    size_t e = 0;
+    while (e < s.size() && s[e] != 'e' && s[e] != 'E') ++e;
+    int exponent = 0;
+    if (e < s.size()) {
+        auto digits = s.substr(e + 1);
+        if (!digits.empty() && (digits.front() == '+' || digits.front() == '-')) digits.remove_prefix(1);
+        if (digits.size() > 3) exponent = 1000;
+        else std::from_chars(digits.data(), digits.data() + digits.size(), exponent);
+    }
+    if (s.size() < 250 && exponent < 50) return true;
     std::string copy(s);
     return std::isfinite(std::strtod(copy.c_str(), nullptr));
 }
@@ -186,7 +230,7 @@ value_kind classify(std::string_view v) {
     if ((c >= '0' && c <= '9') || c == '-') {
         if (json::is_safe_integer(v)) return value_kind::integer;
         if (json::is_number(v)) {
-            const bool integral = v.find_first_of(".eE") == std::string_view::npos;
+            const bool integral = std::none_of(v.begin(), v.end(), [](char c) { return c == '.' || c == 'e' || c == 'E'; });
             if (integral) return value_kind::text;  // too large for a double: kept exact as text
             return finite_number(v) ? value_kind::number : value_kind::text;
         }
@@ -197,6 +241,7 @@ value_kind classify(std::string_view v) {
 }
 
 void type_tally::add(std::string_view value) {
+    if (text_) return;  // a string column stays a string: no need to look further
     switch (classify(value)) {
         case value_kind::empty: break;
         case value_kind::integer: integer_ = true; break;
@@ -355,6 +400,11 @@ bool encoder::encode(const std::vector<std::string_view>& fields, std::string& o
         }
         if (t == column_type::string) {
             json::append_string(out, v);
+            continue;
+        }
+        if (trusted_) {  // an int or float column holds JSON numbers only, a bool column true/false
+            if (t == column_type::boolean) out.append((v[0] | 0x20) == 't' ? "true" : "false");
+            else out.append(v);
             continue;
         }
         const value_kind k = classify(v);

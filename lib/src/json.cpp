@@ -34,12 +34,12 @@ void append_string(std::string& out, std::string_view s) {
     for (; p != end; ++p) {
         auto c = static_cast<unsigned char>(*p);
         if (needs_escape(c)) {
-            out.append(run, p);
+            out.append(run, static_cast<size_t>(p - run));
             append_escape(out, c);
             run = p + 1;
         }
     }
-    out.append(run, end);
+    out.append(run, static_cast<size_t>(end - run));
     out.push_back('"');
 }
 

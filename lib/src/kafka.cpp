@@ -173,7 +173,7 @@ producer::producer(const kafka_settings& settings, const property_list& defaults
         {"partitioner", "murmur2_random"},    // same partition for a key as the Java client
         {"message.timeout.ms", "60000"},      // a lost broker fails messages in a minute, not five
         {"linger.ms", "50"},                  // batches fill; 5 ms does not (NOTES.md)
-        {"queue.buffering.max.kbytes", "16384"},  // bounded memory: back-pressure instead of 1 GB
+        {"queue.buffering.max.kbytes", "4096"},  // bounded memory: back-pressure instead of 1 GB
     };
     auto* opaque = new handle_opaque{&state_, this};
     rd_kafka_conf_t* conf = nullptr;
@@ -289,7 +289,7 @@ consumer::consumer(const kafka_settings& settings, const std::string& group, con
         {"auto.offset.reset", from == start_from::latest ? "latest" : "earliest"},
         {"enable.partition.eof", "true"},       // positions at the end, for -e
         {"isolation.level", "read_committed"},
-        {"queued.max.messages.kbytes", "8192"},  // prefetch bounded: a few MB, not 64 MB per partition
+        {"queued.max.messages.kbytes", "2048"},  // prefetch bounded: 2 MB a partition, not 64 (see wake_fetcher)
     };
     auto* opaque = new handle_opaque{&state_, this};
     rd_kafka_conf_t* conf = nullptr;
@@ -381,6 +381,7 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
             log::info("{} {} [{}]", lost ? "lost" : "revoked", tp.topic, tp.partition);
             self->assigned_.erase(tp);
             self->position_.erase(tp);
+            self->at_eof_.erase(tp);
         }
         if (cooperative) {
             if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
@@ -394,14 +395,39 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
     self->rebalanced_ = true;
 }
 
+// librdkafka 2.0.2 stops fetching a partition whose prefetch queue passed
+// queued.max.messages.kbytes and decides again only when its broker thread wakes up, which
+// without other traffic is once a second (fixed in 2.2 by fetch.queue.backoff.ms; Debian
+// bookworm has 2.0.2). A small queue would cap the consumer at one queue-full per second. Any
+// request to the broker wakes that thread: when the queue runs dry while a held partition is not
+// at its end, a watermark query (one round trip) makes the fetcher look again at once.
+void consumer::wake_fetcher() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_message_ > std::chrono::seconds(1)) return;         // idle stream: nothing stalled
+    if (now - last_wake_ < std::chrono::milliseconds(5)) return;
+    for (const auto& tp : assigned_) {
+        if (at_eof_.contains(tp)) continue;
+        last_wake_ = now;
+        std::int64_t low = 0, high = 0;
+        rd_kafka_query_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &low, &high, 1000);
+        return;
+    }
+}
+
 message_ptr consumer::poll(int timeout_ms) {
     state_.check(rk_, settings_.timeout_s, settings_.brokers);
-    message_ptr m(rd_kafka_consumer_poll(rk_, timeout_ms));
+    message_ptr m(rd_kafka_consumer_poll(rk_, 0));
+    if (!m) {
+        wake_fetcher();
+        m.reset(rd_kafka_consumer_poll(rk_, timeout_ms));
+    }
     if (!m) return m;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         state_.note_alive();
-        auto& pos = position_[{topic_name(m.get()), m->partition}];
+        topic_partition tp{topic_name(m.get()), m->partition};
+        auto& pos = position_[tp];
         pos = std::max(pos, m->offset);
+        at_eof_.insert(tp);
         return {};
     }
     if (m->err) {
@@ -415,7 +441,12 @@ message_ptr consumer::poll(int timeout_ms) {
         }
     }
     state_.note_alive();
-    if (exit_at_end_) position_[{topic_name(m.get()), m->partition}] = m->offset + 1;
+    last_message_ = std::chrono::steady_clock::now();
+    if (exit_at_end_ || !at_eof_.empty()) {
+        topic_partition tp{topic_name(m.get()), m->partition};
+        if (exit_at_end_) position_[tp] = m->offset + 1;
+        at_eof_.erase(tp);
+    }
     return m;
 }
 

@@ -220,7 +220,8 @@ private:
                 listing += fmt::format("{}{}:{}", i ? "," : "", names[i], csv::type_name(types[i]));
             log::info("{}: columns {}", rd->name(), listing);
         }
-        const csv::encoder enc(names, types, forced);
+        csv::encoder enc(names, types, forced);
+        if (!all_forced && rd->seekable()) enc.trust_inferred_types();
 
         const auto column = [&](const std::string& name, const char* option) {
             if (name.empty()) return -1;

@@ -254,8 +254,13 @@ private:
             if (o_.common.limit > 0 && consumed_ >= o_.common.limit) break;
             message_ptr m = consumer_->poll(100);
             if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
-            for (const auto& [tp, next] : std::exchange(catch_up_, {}))
-                if (consumer_->assignment().contains(tp)) commit(tp, next);
+            if (!catch_up_.empty())
+                for (const auto& [tp, next] : std::exchange(catch_up_, {}))
+                    if (consumer_->assignment().contains(tp)) commit(tp, next);
+            if (m && (consumed_ & 255) != 0) {  // the clock, and what depends on it, every 256 records
+                append_message(m.get());
+                continue;
+            }
             const auto now = steady::now();
             if (bounded_batches && now - last_sweep >= std::chrono::milliseconds(100)) {
                 last_sweep = now;
@@ -283,16 +288,20 @@ private:
                 continue;
             }
             last_record = now;
-            topic_partition tp{topic_name(m.get()), m->partition};
-            if (auto it = durable_next_.find(tp); it != durable_next_.end() && m->offset < it->second) {
-                ++already_written_;
-                continue;
-            }
-            append(tp, m.get());
-            ++consumed_;
+            append_message(m.get());
             progress_.update(consumed_);
-            if (open_[tp].records >= o_.batch_records) finish(tp, true);
         }
+    }
+
+    void append_message(const rd_kafka_message_t* m) {
+        topic_partition tp{topic_name(m), m->partition};
+        if (auto it = durable_next_.find(tp); it != durable_next_.end() && m->offset < it->second) {
+            ++already_written_;
+            return;
+        }
+        append(tp, m);
+        ++consumed_;
+        if (open_[tp].records >= o_.batch_records) finish(tp, true);
     }
 
     batch& open_batch(const topic_partition& tp, std::int64_t offset) {
@@ -331,7 +340,9 @@ private:
             return bad(tp, m, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
         if (!doc.is_object()) return bad(tp, m, "not a JSON object");
         line_.clear();
-        if (value.find_first_of("\r\n") != std::string_view::npos) json::append_minified(line_, value);
+        // find_first_of would test every byte against the set: two memchr scans are far cheaper.
+        if (value.find('\n') != std::string_view::npos || value.find('\r') != std::string_view::npos)
+            json::append_minified(line_, value);
         else line_.append(value);
         line_.push_back('\n');
         batch& b = open_batch(tp, m->offset);

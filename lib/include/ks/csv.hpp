@@ -48,12 +48,8 @@ private:
     char delim_;
     bool started_ = false;  // BOM checked
     std::uint64_t line_ = 1;
-    struct span {
-        bool in_arena;
-        size_t offset, length;
-    };
-    std::vector<span> spans_;
     std::string arena_;  // unescaped quoted fields ("" -> ")
+    std::uint64_t quoted_newlines_ = 0;
 };
 
 enum class column_type { integer, number, boolean, string };
@@ -89,6 +85,10 @@ public:
     // was inferred and a value that does not fit is written without loss as a number or a string.
     encoder(std::vector<std::string> columns, std::vector<column_type> types, std::vector<bool> forced);
 
+    // The inferred types were drawn from every row that encode() will see (a whole-file pass),
+    // so each value fits its column's type and need not be classified again.
+    void trust_inferred_types() { trusted_ = true; }
+
     // Appends the object to out. Returns false with `why` set when the row is bad (field count,
     // schema). `widened` is set to the index of an inferred column whose type the value did not
     // fit, or -1.
@@ -103,6 +103,7 @@ private:
     std::vector<std::string> columns_;
     std::vector<column_type> types_;
     std::vector<bool> forced_;
+    bool trusted_ = false;
     std::vector<std::string> keys_;  // precomputed "\"name\":" (with a leading ',' after the first)
 };
 

@@ -172,6 +172,10 @@ private:
     std::map<topic_partition, std::int64_t> end_;      // -e: high watermarks at start
     std::map<topic_partition, std::int64_t> begin_;    // -e: low watermarks at start
     std::chrono::steady_clock::time_point last_group_check_{};
+    // Fetcher wake-ups (see poll): partitions at their end, and when the last message came.
+    std::set<topic_partition> at_eof_;
+    std::chrono::steady_clock::time_point last_message_{}, last_wake_{};
+    void wake_fetcher();
     std::map<topic_partition, std::int64_t> position_; // next offset to read, per partition
 };
 
