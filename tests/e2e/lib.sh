@@ -47,6 +47,18 @@ assert_between() {  # low high value message (numbers, may be fractional)
   if awk -v lo="$1" -v hi="$2" -v v="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; then ok; else fail "$4: $3 not in [$1, $2]"; fi
 }
 
+# CSV batch files in DIR hold the rows of INPUT: each file starts with INPUT's header, and their
+# rows together are INPUT's rows (in any order: partitions interleave).
+assert_csv_batches_hold() {  # input.csv dir message
+  local f
+  for f in "$2"/*.csv; do
+    assert_eq "$(head -1 "$1")" "$(head -1 "$f")" "$3: header of $(basename "$f")"
+  done
+  tail -n +2 "$1" | sort > "$SCRATCH/.rows-in"
+  for f in "$2"/*.csv; do tail -n +2 "$f"; done | sort > "$SCRATCH/.rows-out"
+  assert_files_equal "$SCRATCH/.rows-in" "$SCRATCH/.rows-out" "$3: every row back"
+}
+
 # Runs a command, recording its exit code in RC, stdout in OUT, stderr in ERR.
 run() {
   set +e

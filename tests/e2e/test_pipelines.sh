@@ -33,12 +33,7 @@ assert_contains "$(head -1 "$SCRATCH/tickets.expected")" '"datetime":"2026-01-01
 topic=urban-$RANDOM$RANDOM
 run "$S/urban-traffic-batches" --topic "$topic" --dir "$SCRATCH/urban" --idle-timeout 3
 assert_eq 0 "$RC" "urban-traffic-batches: exit code ($ERR)"
-for f in "$SCRATCH"/urban/*.csv; do
-  assert_eq "$(head -1 "$KS_ROOT/datasets/urban_traffic.csv")" "$(head -1 "$f")" "urban-traffic-batches: header of $(basename "$f")"
-done
-tail -n +2 "$KS_ROOT/datasets/urban_traffic.csv" | sort > "$SCRATCH/urban.expected"
-for f in "$SCRATCH"/urban/*.csv; do tail -n +2 "$f"; done | sort > "$SCRATCH/urban.got"
-assert_files_equal "$SCRATCH/urban.expected" "$SCRATCH/urban.got" "urban-traffic-batches: every row back"
+assert_csv_batches_hold "$KS_ROOT/datasets/urban_traffic.csv" "$SCRATCH/urban" "urban-traffic-batches"
 
 # Usage errors.
 run "$S/traffic-producer" --bogus
