@@ -417,6 +417,7 @@ void consumer::wake_fetcher() {
 message_ptr consumer::poll(int timeout_ms) {
     state_.check(rk_, settings_.timeout_s, settings_.brokers);
     message_ptr m(rd_kafka_consumer_poll(rk_, 0));
+    waited_ = !m;
     if (!m) {
         wake_fetcher();
         m.reset(rd_kafka_consumer_poll(rk_, timeout_ms));

@@ -250,6 +250,7 @@ private:
         const auto idle_limit = std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o_.idle_timeout));
         auto last_record = steady::now();
         auto last_sweep = last_record;
+        std::uint64_t polled_at_last_check = 0;
         while (!signals::stop_requested() && !limit_.passed()) {
             if (o_.common.limit > 0 && consumed_ >= o_.common.limit) break;
             message_ptr m = consumer_->poll(100);
@@ -257,13 +258,18 @@ private:
             if (!catch_up_.empty())
                 for (const auto& [tp, next] : std::exchange(catch_up_, {}))
                     if (consumer_->assignment().contains(tp)) commit(tp, next);
-            // The clock, and what depends on it, every 256 messages (skipped ones count: a long
-            // run of records already in files is not idleness).
-            if (m && (++polled_ & 255) != 0) {
+            // Reading in bulk (messages already queued), the clock and what depends on it are
+            // looked at every 256 messages; in a trickle, at every message.
+            if (m) ++polled_;
+            if (m && !consumer_->waited() && (polled_ & 255) != 0) {
                 append_message(m.get());
                 continue;
             }
             const auto now = steady::now();
+            if (polled_ != polled_at_last_check) {  // messages came since the last look at the clock
+                polled_at_last_check = polled_;
+                last_record = now;
+            }
             if (bounded_batches && now - last_sweep >= std::chrono::milliseconds(100)) {
                 last_sweep = now;
                 for (auto it = open_.begin(); it != open_.end();) {
@@ -289,7 +295,6 @@ private:
                 progress_.update(consumed_);
                 continue;
             }
-            last_record = now;
             append_message(m.get());
             progress_.update(consumed_);
         }

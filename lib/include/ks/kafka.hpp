@@ -131,6 +131,8 @@ public:
 
     // The next message, or null after timeout_ms (or an internal event). Also checks the broker.
     message_ptr poll(int timeout_ms);
+    // Whether the last poll found nothing queued and had to wait: a trickle, not a bulk read.
+    [[nodiscard]] bool waited() const { return waited_; }
 
     // Synchronous commit of the next offset to read. Returns an error text, empty on success.
     std::string commit(const std::string& topic, std::int32_t partition, std::int64_t next_offset);
@@ -166,6 +168,7 @@ private:
     bool exit_at_end_;
     hooks hooks_;
     bool closed_ = false;
+    bool waited_ = false;
     bool rebalanced_ = false;
     std::set<topic_partition> assigned_;
     std::set<topic_partition> seen_;                   // partitions this process was ever assigned
