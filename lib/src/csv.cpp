@@ -3,7 +3,6 @@
 #include "ks/error.hpp"
 #include "ks/io.hpp"
 #include "ks/json.hpp"
-#include "ks/signal.hpp"
 
 #include <fmt/core.h>
 
@@ -87,7 +86,6 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
                     if (!eof) return parse_status::need_more;
                     why = "unterminated quoted field";
                     record_end = next = end;
-                    quoted_newlines_ = static_cast<std::uint64_t>(std::count(b + in_.pos, b + end, '\n'));
                     r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
                     return parse_status::bad;
                 }
@@ -176,11 +174,11 @@ reader::result reader::next(record& r, std::string& why) {
             continue;
         }
         r.line = line_;
-        // The record's own line break (none at the end of input), plus those inside quotes.
-        const bool terminated = next_pos > in_.pos && in_.bytes[next_pos - 1] == '\n';
-        line_ += quoted_newlines_ + (terminated && status == parse_status::done ? 1 : 0);
-        if (status == parse_status::bad)  // resynchronised at a line break or the end: count what was skipped
-            line_ += static_cast<std::uint64_t>(std::count(in_.bytes.data() + in_.pos, in_.bytes.data() + next_pos, '\n')) - quoted_newlines_;
+        if (status == parse_status::bad) {  // resynchronised at a line break or the end: count them all
+            line_ += static_cast<std::uint64_t>(std::count(in_.bytes.data() + in_.pos, in_.bytes.data() + next_pos, '\n'));
+        } else {  // the line breaks inside quotes, plus the record's own (none at the end of input)
+            line_ += quoted_newlines_ + (in_.bytes[next_pos - 1] == '\n' ? 1 : 0);
+        }
         in_.pos = next_pos;
         if (status == parse_status::bad) return result::bad;
         if (r.fields.size() == 1 && r.raw.empty()) continue;  // blank line

@@ -403,7 +403,11 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
 // at its end, a watermark query (one round trip) makes the fetcher look again at once.
 void consumer::wake_fetcher() {
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_message_ > std::chrono::seconds(1)) return;         // idle stream: nothing stalled
+    if (messages_ != messages_at_last_look_) {  // messages came since the queue last ran dry
+        messages_at_last_look_ = messages_;
+        last_message_ = now;
+    }
+    if (now - last_message_ > std::chrono::seconds(1)) return;  // idle stream: nothing stalled
     if (now - last_wake_ < std::chrono::milliseconds(5)) return;
     for (const auto& tp : assigned_) {
         if (at_eof_.contains(tp)) continue;
@@ -442,7 +446,7 @@ message_ptr consumer::poll(int timeout_ms) {
         }
     }
     state_.note_alive();
-    last_message_ = std::chrono::steady_clock::now();
+    ++messages_;
     if (exit_at_end_ || !at_eof_.empty()) {
         topic_partition tp{topic_name(m.get()), m->partition};
         if (exit_at_end_) position_[tp] = m->offset + 1;

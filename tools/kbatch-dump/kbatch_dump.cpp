@@ -260,14 +260,14 @@ private:
                     if (consumer_->assignment().contains(tp)) commit(tp, next);
             // Reading in bulk (messages already queued), the clock and what depends on it are
             // looked at every 256 messages; in a trickle, at every message.
-            if (m) ++polled_;
-            if (m && !consumer_->waited() && (polled_ & 255) != 0) {
+            const std::uint64_t polled = consumer_->messages();
+            if (m && !consumer_->waited() && (polled & 255) != 0) {
                 append_message(m.get());
                 continue;
             }
             const auto now = steady::now();
-            if (polled_ != polled_at_last_check) {  // messages came since the last look at the clock
-                polled_at_last_check = polled_;
+            if (polled != polled_at_last_check) {  // messages came since the last look at the clock
+                polled_at_last_check = polled;
                 last_record = now;
             }
             if (bounded_batches && now - last_sweep >= std::chrono::milliseconds(100)) {
@@ -533,7 +533,7 @@ private:
     std::vector<std::string_view> keys_, cells_, row_;
     progress progress_{o_.common.quiet, "records"};
     stopwatch clock_;
-    std::uint64_t polled_ = 0, consumed_ = 0, records_written_ = 0, files_ = 0, bytes_ = 0, already_written_ = 0;
+    std::uint64_t consumed_ = 0, records_written_ = 0, files_ = 0, bytes_ = 0, already_written_ = 0;
 };
 
 }  // namespace

@@ -133,6 +133,8 @@ public:
     message_ptr poll(int timeout_ms);
     // Whether the last poll found nothing queued and had to wait: a trickle, not a bulk read.
     [[nodiscard]] bool waited() const { return waited_; }
+    // Messages poll has returned so far.
+    [[nodiscard]] std::uint64_t messages() const { return messages_; }
 
     // Synchronous commit of the next offset to read. Returns an error text, empty on success.
     std::string commit(const std::string& topic, std::int32_t partition, std::int64_t next_offset);
@@ -175,8 +177,10 @@ private:
     std::map<topic_partition, std::int64_t> end_;      // -e: high watermarks at start
     std::map<topic_partition, std::int64_t> begin_;    // -e: low watermarks at start
     std::chrono::steady_clock::time_point last_group_check_{};
-    // Fetcher wake-ups (see poll): partitions at their end, and when the last message came.
+    // Fetcher wake-ups (see poll): partitions at their end, and when messages last came (looked
+    // at lazily: no clock read per message).
     std::set<topic_partition> at_eof_;
+    std::uint64_t messages_ = 0, messages_at_last_look_ = 0;
     std::chrono::steady_clock::time_point last_message_{}, last_wake_{};
     void wake_fetcher();
     std::map<topic_partition, std::int64_t> position_; // next offset to read, per partition
