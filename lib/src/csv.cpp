@@ -11,19 +11,37 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <thread>
+
+#include <sys/stat.h>
 
 namespace ks::csv {
 
 // ---------------------------------------------------------------------------------------------
 // reader
 
-reader::reader(const std::string& path, char delimiter) : in_(path), delim_(delimiter) {}
+reader::reader(const std::string& path, char delimiter) : in_(path), delim_(delimiter), reopenable_(path != "-") {}
 reader::reader(int fd, std::string name, char delimiter) : in_(fd, std::move(name)), delim_(delimiter) {}
 
 void reader::rewind() {
     in_.rewind();
     started_ = false;
     line_ = 1;
+}
+
+bool reader::start_after_line_break(std::uint64_t offset) {
+    in_.seek(offset);
+    started_ = true;  // a BOM exists only at the start
+    line_ = 0;
+    for (;;) {
+        if (in_.pos == in_.end && !in_.refill()) return false;
+        const void* nl = std::memchr(in_.bytes.data() + in_.pos, '\n', in_.end - in_.pos);
+        if (nl) {
+            in_.pos = static_cast<size_t>(static_cast<const char*>(nl) - in_.bytes.data()) + 1;
+            return true;
+        }
+        in_.pos = in_.end;
+    }
 }
 
 bool reader::refill() {
@@ -249,12 +267,70 @@ void type_tally::add(std::string_view value) {
     }
 }
 
+void type_tally::merge(const type_tally& other) {
+    integer_ |= other.integer_;
+    number_ |= other.number_;
+    boolean_ |= other.boolean_;
+    text_ |= other.text_;
+}
+
 column_type type_tally::result() const {
     if (text_ || (boolean_ && (integer_ || number_))) return column_type::string;
     if (boolean_) return column_type::boolean;
     if (number_) return column_type::number;
     if (integer_) return column_type::integer;
     return column_type::string;  // only empty values: nulls
+}
+
+bool tally_to_end(reader& rd, std::vector<type_tally>& tallies, const std::vector<bool>& skip) {
+    const size_t columns = tallies.size();
+    const auto add = [&](std::vector<type_tally>& into, const record& r) {
+        if (r.fields.size() != columns || !json::valid_utf8(r.raw)) return;
+        for (size_t i = 0; i < columns; ++i)
+            if (!skip[i]) into[i].add(r.fields[i]);
+    };
+    record rec;
+    std::string why;
+    constexpr std::uint64_t min_split = 8u << 20;  // below this a second thread is not worth it
+    struct stat st {};
+    const std::uint64_t from = rd.tell();
+    if (rd.seekable() && rd.reopenable() && ::stat(rd.name().c_str(), &st) == 0 &&
+        static_cast<std::uint64_t>(st.st_size) >= from + min_split) {
+        reader second(rd.name(), rd.delimiter());
+        if (second.start_after_line_break(from + (static_cast<std::uint64_t>(st.st_size) - from) / 2)) {
+            const std::uint64_t split = second.tell();
+            std::vector<type_tally> tail(columns);
+            std::exception_ptr failure;
+            std::thread worker([&] {
+                try {
+                    record r2;
+                    std::string why2;
+                    for (auto r = second.next(r2, why2); r != reader::result::end; r = second.next(r2, why2))
+                        if (r == reader::result::record) add(tail, r2);
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+            });
+            std::uint64_t at = from;
+            for (;;) {
+                at = rd.tell();
+                if (at >= split) break;
+                const auto r = rd.next(rec, why);
+                if (r == reader::result::end) break;
+                if (r == reader::result::record) add(tallies, rec);
+            }
+            worker.join();
+            if (at == split && !failure) {
+                for (size_t i = 0; i < columns; ++i) tallies[i].merge(tail[i]);
+                return true;
+            }
+            // The halves do not meet (a quoted field spans the split) or the second half could
+            // not be read: this thread reads on from where it is, and reports any read error.
+        }
+    }
+    for (auto r = rd.next(rec, why); r != reader::result::end; r = rd.next(rec, why))
+        if (r == reader::result::record) add(tallies, rec);
+    return false;
 }
 
 std::vector<schema_entry> parse_schema(std::string_view spec) {

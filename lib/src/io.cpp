@@ -125,7 +125,13 @@ bool input_buffer::seekable() const {
 }
 
 void input_buffer::rewind() {
-    if (::lseek(fd_, 0, SEEK_SET) < 0) throw runtime_failure(fmt::format("{}: {}", name, errno_text(errno)));
+    seek(0);
+}
+
+void input_buffer::seek(std::uint64_t offset) {
+    if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
+        throw runtime_failure(fmt::format("{}: {}", name, errno_text(errno)));
+    base = offset;
     pos = end = 0;
     eof = false;
 }
@@ -140,6 +146,7 @@ bool input_buffer::refill() {
     if (eof) return false;
     if (pos > 0) {
         std::memmove(bytes.data(), bytes.data() + pos, end - pos);
+        base += pos;
         end -= pos;
         pos = 0;
     }

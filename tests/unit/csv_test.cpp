@@ -418,6 +418,82 @@ TEST_CASE("csv type_tally: the narrowest type that holds every value", "[csv][ty
     CHECK(infer({}) == column_type::string);
 }
 
+namespace {
+// Types of every record after the header, tallied by tally_to_end and, for comparison, one
+// record at a time on one thread.
+struct tallied {
+    std::vector<column_type> split, sequential;
+    bool two_halves = false;
+};
+
+tallied tally_file(const std::string& path, size_t columns) {
+    tallied t;
+    ks::csv::record rec;
+    std::string why;
+    const std::vector<bool> skip(columns, false);
+    {
+        reader rd(path, ',');
+        REQUIRE(rd.next(rec, why) == reader::result::record);  // header
+        std::vector<ks::csv::type_tally> tallies(columns);
+        t.two_halves = ks::csv::tally_to_end(rd, tallies, skip);
+        for (const auto& x : tallies) t.split.push_back(x.result());
+    }
+    reader rd(path, ',');
+    REQUIRE(rd.next(rec, why) == reader::result::record);
+    std::vector<ks::csv::type_tally> tallies(columns);
+    for (auto r = rd.next(rec, why); r != reader::result::end; r = rd.next(rec, why))
+        if (r == reader::result::record && rec.fields.size() == columns)
+            for (size_t i = 0; i < columns; ++i) tallies[i].add(rec.fields[i]);
+    for (const auto& x : tallies) t.sequential.push_back(x.result());
+    return t;
+}
+}  // namespace
+
+TEST_CASE("csv tally_to_end: a large file is tallied in two halves with the whole file's types", "[csv][types]") {
+    // 11 MB. Column b is all integers in the first half and has one float near the end; c has a
+    // word in the very last row; d is empty but for one boolean in the second half.
+    std::string text = "a,b,c,d\n";
+    const int rows = 800000;
+    for (int i = 0; i < rows; ++i) {
+        text += std::to_string(i) + ",";
+        text += (i == rows - 10 ? std::string("2.5") : std::to_string(i % 1000)) + ",";
+        text += (i == rows - 1 ? std::string("word") : std::to_string(i % 7)) + ",";
+        text += i == rows - 20 ? "true" : "";
+        text += "\n";
+    }
+    REQUIRE(text.size() > (9u << 20));
+    ks_test::temp_dir dir;
+    const auto t = tally_file(dir.write("big.csv", text), 4);
+    CHECK(t.two_halves);
+    CHECK(t.split == std::vector<column_type>{column_type::integer, column_type::number, column_type::string,
+                                              column_type::boolean});
+    CHECK(t.split == t.sequential);
+}
+
+TEST_CASE("csv tally_to_end: a quoted field across the middle makes the second half's guess void", "[csv][types]") {
+    // The middle of the file is inside one quoted field whose lines look like records with a word
+    // in column b. Counted as records they would make b a string; it is an integer column.
+    std::string text = "a,b,c\n";
+    for (int i = 0; i < 300000; ++i) text += std::to_string(i) + "," + std::to_string(i % 100) + ",x\n";
+    text += "1,2,\"";
+    for (int i = 0; i < 300000; ++i) text += "7,hello,q\n";
+    text += "\"\n";
+    for (int i = 0; i < 300000; ++i) text += std::to_string(i) + "," + std::to_string(i % 100) + ",y\n";
+    REQUIRE(text.size() > (9u << 20));
+    ks_test::temp_dir dir;
+    const auto t = tally_file(dir.write("quoted.csv", text), 3);
+    CHECK_FALSE(t.two_halves);
+    CHECK(t.split == std::vector<column_type>{column_type::integer, column_type::integer, column_type::string});
+    CHECK(t.split == t.sequential);
+}
+
+TEST_CASE("csv tally_to_end: small files and standard input are read by one thread", "[csv][types]") {
+    ks_test::temp_dir dir;
+    const auto t = tally_file(dir.write("small.csv", "a,b\n1,x\n2,\n"), 2);
+    CHECK_FALSE(t.two_halves);
+    CHECK(t.split == std::vector<column_type>{column_type::integer, column_type::string});
+}
+
 TEST_CASE("csv type_name: the names --schema accepts", "[csv][types]") {
     CHECK(ks::csv::type_name(column_type::integer) == "int");
     CHECK(ks::csv::type_name(column_type::number) == "float");

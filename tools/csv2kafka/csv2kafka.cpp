@@ -16,8 +16,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 namespace ks::csv2kafka {
 
@@ -61,6 +66,147 @@ struct buffered_row {
     std::uint64_t line;
     std::string raw;
     std::string why;
+};
+
+// One CSV row after conversion. Its JSON value (for a bad row: its raw bytes) and its key are
+// in the text of the batch that holds it.
+struct converted_row {
+    bool ok = true;
+    bool has_key = false;
+    int widened = -1;  // an inferred column whose type the value did not fit (problem = the value)
+    std::uint64_t line = 0;
+    size_t value_at = 0, value_len = 0, key_at = 0, key_len = 0;
+    std::optional<event_time> when;
+    std::string problem;  // why a bad row is bad
+};
+
+struct row_batch {
+    std::string text;
+    std::vector<converted_row> rows;
+    void clear() {
+        text.clear();
+        rows.clear();
+    }
+};
+
+// Parsed CSV row -> converted_row: everything that does not touch the sink, so that it can run
+// on another thread.
+struct row_converter {
+    const csv::encoder& enc;
+    const std::vector<std::string>& names;
+    int key_index, time_index;
+
+    void convert(csv::reader::result r, const std::vector<std::string_view>& fields, std::uint64_t line,
+                 std::string_view raw, const std::string& problem, row_batch& b) const {
+        converted_row row;
+        row.line = line;
+        const size_t at = b.text.size();
+        const auto reject = [&](std::string why) {
+            b.text.resize(at);
+            row.ok = false;
+            row.value_at = at;
+            b.text.append(raw);
+            row.value_len = raw.size();
+            row.problem = std::move(why);
+            b.rows.push_back(std::move(row));
+        };
+        if (r == csv::reader::result::bad) return reject(problem);
+        if (!json::valid_utf8(raw)) return reject("not valid UTF-8");
+        std::string why;
+        if (!enc.encode(fields, b.text, why, row.widened)) return reject(std::move(why));
+        row.value_at = at;
+        row.value_len = b.text.size() - at;
+        if (row.widened >= 0) row.problem = std::string(fields[row.widened]);
+        if (time_index >= 0) {
+            row.when = parse_event_time(fields[time_index]);
+            if (!row.when)
+                return reject(
+                    fmt::format("column '{}': '{}' is not a time", names[time_index], fields[time_index]));
+        }
+        if (key_index >= 0 && !fields[key_index].empty()) {
+            row.has_key = true;
+            row.key_at = b.text.size();
+            b.text.append(fields[key_index]);
+            row.key_len = fields[key_index].size();
+        }
+        b.rows.push_back(std::move(row));
+    }
+};
+
+// Runs fill(batch) on its own thread, again and again until it returns false (the end), and
+// hands the filled batches out in order. A few batches circulate, so the thread runs at most that
+// far ahead. An exception in fill comes out of next(); destruction stops and joins the thread.
+class conversion_thread {
+public:
+    explicit conversion_thread(std::function<bool(row_batch&)> fill) : fill_(std::move(fill)) {
+        for (int i = 0; i < 4; ++i) free_.push_back(std::make_unique<row_batch>());
+        thread_ = std::thread([this] { work(); });
+    }
+    ~conversion_thread() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        changed_.notify_all();
+        thread_.join();
+    }
+    conversion_thread(const conversion_thread&) = delete;
+    conversion_thread& operator=(const conversion_thread&) = delete;
+
+    // The next batch (valid until the next call), or nullptr after the last one.
+    const row_batch* next() {
+        std::unique_lock lock(mutex_);
+        if (current_) free_.push_back(std::move(current_));
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !full_.empty() || done_; });
+        if (full_.empty()) {
+            if (failure_) std::rethrow_exception(failure_);
+            return nullptr;
+        }
+        current_ = std::move(full_.front());
+        full_.pop_front();
+        return current_.get();
+    }
+
+private:
+    void work() {
+        for (;;) {
+            std::unique_ptr<row_batch> b;
+            {
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [this] { return !free_.empty() || stop_; });
+                if (stop_) return;
+                b = std::move(free_.back());
+                free_.pop_back();
+            }
+            b->clear();
+            bool more = false;
+            std::exception_ptr failure;
+            try {
+                more = fill_(*b);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            {
+                std::lock_guard lock(mutex_);
+                full_.push_back(std::move(b));
+                failure_ = failure;
+                done_ = !more;
+            }
+            changed_.notify_all();
+            if (!more) return;
+        }
+    }
+
+    std::function<bool(row_batch&)> fill_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<std::unique_ptr<row_batch>> free_;
+    std::deque<std::unique_ptr<row_batch>> full_;
+    std::unique_ptr<row_batch> current_;
+    std::exception_ptr failure_;
+    bool done_ = false, stop_ = false;
+    std::thread thread_;
 };
 
 class publisher {
@@ -198,8 +344,7 @@ private:
         std::deque<buffered_row> ahead;
         const bool all_forced = std::all_of(forced.begin(), forced.end(), [](bool f) { return f; });
         if (!all_forced && rd->seekable()) {
-            for (auto r = rd->next(rec, why); r != csv::reader::result::end; r = rd->next(rec, why))
-                if (r == csv::reader::result::record) tally(rec.fields, rec.raw);
+            csv::tally_to_end(*rd, tallies, forced);
             rd->rewind();
             if (has_header) rd->next(rec, why);
         } else if (!all_forced) {
@@ -231,47 +376,63 @@ private:
         };
         const int key_index = column(o_.key, "--key");
         const int time_index = column(o_.replay_time, "--replay-time");
+        const row_converter conv{enc, names, key_index, time_index};
         std::vector<bool> widened_warned(names.size(), false);
 
-        // Encodes and emits one row; false when it is time to stop.
-        const auto process = [&](csv::reader::result r, const std::vector<std::string_view>& fields,
-                                 std::uint64_t line, std::string_view raw, const std::string& problem) {
-            if (should_stop()) return false;
-            ++rows_read_;
-            if (r == csv::reader::result::bad) return bad(rd->name(), line, problem, raw), true;
-            if (!json::valid_utf8(raw)) return bad(rd->name(), line, "not valid UTF-8", raw), true;
-            value_.clear();
-            int widened = -1;
-            if (!enc.encode(fields, value_, why, widened)) return bad(rd->name(), line, why, raw), true;
-            if (widened >= 0 && !widened_warned[widened]) {
-                widened_warned[widened] = true;
-                log::warn("{}:{}: column '{}' was inferred as {} from the first {} rows; '{}' is kept as it is "
-                          "(use --schema to fix the type)",
-                          rd->name(), line, names[widened], csv::type_name(types[widened]), o_.infer_rows,
-                          fields[widened]);
+        // Counts, reports or emits the rows of a batch in order; false when it is time to stop.
+        const auto deliver = [&](const row_batch& b) {
+            for (const auto& row : b.rows) {
+                if (should_stop()) return false;
+                ++rows_read_;
+                const std::string_view text(b.text.data() + row.value_at, row.value_len);
+                if (!row.ok) {
+                    bad(rd->name(), row.line, row.problem, text);
+                    continue;
+                }
+                if (row.widened >= 0 && !widened_warned[row.widened]) {
+                    widened_warned[row.widened] = true;
+                    log::warn("{}:{}: column '{}' was inferred as {} from the first {} rows; '{}' is kept as it is "
+                              "(use --schema to fix the type)",
+                              rd->name(), row.line, names[row.widened], csv::type_name(types[row.widened]),
+                              o_.infer_rows, row.problem);
+                }
+                std::optional<std::string_view> key;
+                if (row.has_key) key = std::string_view(b.text.data() + row.key_at, row.key_len);
+                if (!emit(key, text, row.when)) return false;
             }
-            std::optional<event_time> when;
-            if (time_index >= 0) {
-                when = parse_event_time(fields[time_index]);
-                if (!when)
-                    return bad(rd->name(), line,
-                               fmt::format("column '{}': '{}' is not a time", names[time_index], fields[time_index]),
-                               raw),
-                           true;
-            }
-            std::optional<std::string_view> key;
-            if (key_index >= 0 && !fields[key_index].empty()) key = fields[key_index];
-            return emit(key, value_, when);
+            return true;
         };
 
+        if (rd->seekable()) {
+            // A file never keeps a read waiting: a second thread parses and encodes batches of
+            // rows while this one hands them to the sink (Kafka or stdout), in order.
+            conversion_thread pipeline([&](row_batch& b) {
+                for (;;) {
+                    const auto r = rd->next(rec, why);
+                    if (r == csv::reader::result::end) return false;
+                    conv.convert(r, rec.fields, rec.line, rec.raw, why, b);
+                    if (b.rows.size() >= 1024 || b.text.size() >= (256u << 10)) return true;
+                }
+            });
+            while (const row_batch* b = pipeline.next())
+                if (!deliver(*b)) return false;
+            return !should_stop();
+        }
+
+        row_batch one;
         std::vector<std::string_view> views;
         for (; !ahead.empty(); ahead.pop_front()) {
             const auto& row = ahead.front();
             views.assign(row.fields.begin(), row.fields.end());
-            if (!process(row.result, views, row.line, row.raw, row.why)) return false;
+            one.clear();
+            conv.convert(row.result, views, row.line, row.raw, row.why, one);
+            if (!deliver(one)) return false;
         }
-        for (auto r = rd->next(rec, why); r != csv::reader::result::end; r = rd->next(rec, why))
-            if (!process(r, rec.fields, rec.line, rec.raw, why)) return false;
+        for (auto r = rd->next(rec, why); r != csv::reader::result::end; r = rd->next(rec, why)) {
+            one.clear();
+            conv.convert(r, rec.fields, rec.line, rec.raw, why, one);
+            if (!deliver(one)) return false;
+        }
         return !should_stop();
     }
 

@@ -37,7 +37,15 @@ public:
     // True when next() has something to work on without waiting longer than timeout_ms.
     [[nodiscard]] bool ready(int timeout_ms) const { return in_.ready(timeout_ms); }
     void rewind();  // back to the first byte (seekable inputs only)
+    // Byte offset where the next record (or blank line) starts.
+    [[nodiscard]] std::uint64_t tell() const { return in_.offset(); }
+    // Moves to the first line break at or after `offset` and just past it (seekable inputs only;
+    // line numbers are then unknown and reported as 0). False when no line break follows.
+    bool start_after_line_break(std::uint64_t offset);
     [[nodiscard]] const std::string& name() const { return in_.name; }
+    [[nodiscard]] char delimiter() const { return delim_; }
+    // A second reader can open the same input by name (a named file, not standard input).
+    [[nodiscard]] bool reopenable() const { return reopenable_; }
 
 private:
     bool refill();  // input_buffer::refill, plus dropping a BOM at the start
@@ -46,6 +54,7 @@ private:
 
     input_buffer in_;
     char delim_;
+    bool reopenable_ = false;
     bool started_ = false;  // BOM checked
     std::uint64_t line_ = 1;
     std::string arena_;  // unescaped quoted fields ("" -> ")
@@ -64,11 +73,20 @@ enum class value_kind { empty, integer, number, boolean, text };
 class type_tally {
 public:
     void add(std::string_view value);
+    void merge(const type_tally& other);  // as if other's values had been added here
     [[nodiscard]] column_type result() const;
 
 private:
     bool integer_ = false, number_ = false, boolean_ = false, text_ = false;
 };
+
+// Tallies the types of every record from rd's position to the end of the input into tallies
+// (one per column; columns with skip[i] are left alone). Records with another field count or
+// that are not valid UTF-8 do not vote. A large named file is split in two: a second thread reads
+// the second half from a line break on, and its tally counts only when the first half ends
+// exactly there (else the split fell inside a quoted field and this thread reads on alone).
+// True when the two halves were used.
+bool tally_to_end(reader& rd, std::vector<type_tally>& tallies, const std::vector<bool>& skip);
 
 struct schema_entry {
     std::string column;

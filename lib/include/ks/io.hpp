@@ -91,10 +91,14 @@ struct input_buffer {
     // bytes, the end of input, or data arriving.
     [[nodiscard]] bool ready(int timeout_ms) const;
     [[nodiscard]] bool seekable() const;
-    void rewind();  // back to the first byte (seekable inputs only)
+    void rewind();               // back to the first byte (seekable inputs only)
+    void seek(std::uint64_t offset);  // to a byte offset (seekable inputs only)
+    // Byte offset in the input of bytes[pos] (seekable inputs; a pipe counts from its start).
+    [[nodiscard]] std::uint64_t offset() const { return base + pos; }
 
     std::string name;
     std::vector<char> bytes;
+    std::uint64_t base = 0;  // input offset of bytes[0]
     size_t pos = 0, end = 0;
     bool eof = false;
 
