@@ -282,13 +282,16 @@ column_type type_tally::result() const {
     return column_type::string;  // only empty values: nulls
 }
 
+void tally_record(std::vector<type_tally>& tallies, const std::vector<std::string_view>& fields, std::string_view raw,
+                  const std::vector<bool>& skip) {
+    if (fields.size() != tallies.size() || !json::valid_utf8(raw)) return;
+    for (size_t i = 0; i < fields.size(); ++i)
+        if (!skip[i]) tallies[i].add(fields[i]);
+}
+
 bool tally_to_end(reader& rd, std::vector<type_tally>& tallies, const std::vector<bool>& skip) {
     const size_t columns = tallies.size();
-    const auto add = [&](std::vector<type_tally>& into, const record& r) {
-        if (r.fields.size() != columns || !json::valid_utf8(r.raw)) return;
-        for (size_t i = 0; i < columns; ++i)
-            if (!skip[i]) into[i].add(r.fields[i]);
-    };
+    const auto add = [&](std::vector<type_tally>& into, const record& r) { tally_record(into, r.fields, r.raw, skip); };
     record rec;
     std::string why;
     constexpr std::uint64_t min_split = 8u << 20;  // below this a second thread is not worth it

@@ -221,7 +221,6 @@ public:
           progress_(o.common.quiet, "records") {}
 
     int run() {
-        std::optional<std::string> failure;
         try {
             bool more = true;
             do {
@@ -335,12 +334,6 @@ private:
 
         // Infer the other columns: a regular file is read whole first; a pipe is read ahead.
         std::vector<csv::type_tally> tallies(names.size());
-        // Rows that will be rejected (field count, encoding) do not vote on the types.
-        const auto tally = [&](const std::vector<std::string_view>& fields, std::string_view raw) {
-            if (fields.size() != names.size() || !json::valid_utf8(raw)) return;
-            for (size_t i = 0; i < fields.size(); ++i)
-                if (!forced[i]) tallies[i].add(fields[i]);
-        };
         std::deque<buffered_row> ahead;
         const bool all_forced = std::all_of(forced.begin(), forced.end(), [](bool f) { return f; });
         if (!all_forced && rd->seekable()) {
@@ -353,7 +346,7 @@ private:
                 auto r = rd->next(rec, why);
                 if (r == csv::reader::result::end) break;
                 buffered_row row{r, {rec.fields.begin(), rec.fields.end()}, rec.line, std::string(rec.raw), why};
-                if (r == csv::reader::result::record) tally(rec.fields, rec.raw);
+                if (r == csv::reader::result::record) csv::tally_record(tallies, rec.fields, rec.raw, forced);
                 ahead.push_back(std::move(row));
             }
         }
@@ -490,7 +483,6 @@ private:
     stopwatch clock_;
     std::uint64_t rows_read_ = 0;
     std::uint64_t produced_ = 0;
-    std::string value_;
     simdjson::dom::parser parser_;
     json::padded_buffer padded_;
 };

@@ -80,9 +80,13 @@ private:
     bool integer_ = false, number_ = false, boolean_ = false, text_ = false;
 };
 
-// Tallies the types of every record from rd's position to the end of the input into tallies
-// (one per column; columns with skip[i] are left alone). Records with another field count or
-// that are not valid UTF-8 do not vote. A large named file is split in two: a second thread reads
+// Adds one record's values to tallies (one per column; columns with skip[i] are left alone). A
+// record with another field count, or that is not valid UTF-8, does not vote: it will be rejected.
+void tally_record(std::vector<type_tally>& tallies, const std::vector<std::string_view>& fields, std::string_view raw,
+                  const std::vector<bool>& skip);
+
+// Tallies the types of every record from rd's position to the end of the input with
+// tally_record. A large named file is split in two: a second thread reads
 // the second half from a line break on, and its tally counts only when the first half ends
 // exactly there (else the split fell inside a quoted field and this thread reads on alone).
 // True when the two halves were used.
