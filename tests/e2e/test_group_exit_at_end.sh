@@ -4,6 +4,22 @@
 # group writes only what came since.
 source "$(dirname "$0")/lib.sh"
 
+# two_members TOPIC GROUP DIR NAME1 NAME2 [ARGS...]: two kbatch-dump -e processes of GROUP at
+# once, stderr in $SCRATCH/NAME1.err and NAME2.err; sets RC_1 and RC_2 to their exit codes.
+two_members() {
+  local topic=$1 group=$2 dir=$3 e1=$4 e2=$5 p1 p2
+  shift 5
+  kbatch-dump -i "kafka:$topic" -g "$group" -d "$dir" -e "$@" 2>"$SCRATCH/$e1.err" &
+  p1=$!
+  kbatch-dump -i "kafka:$topic" -g "$group" -d "$dir" -e "$@" 2>"$SCRATCH/$e2.err" &
+  p2=$!
+  BACKGROUND_PIDS+=("$p1" "$p2")
+  set +e
+  wait "$p1"; RC_1=$?
+  wait "$p2"; RC_2=$?
+  set -e
+}
+
 topic=$(new_topic group 4)
 seq 1 20000 | awk 'BEGIN { print "id,part" } { print $1 "," $1 % 7 }' > "$SCRATCH/in.csv"
 run csv2kafka "$SCRATCH/in.csv" -o "kafka:$topic" -k part
@@ -11,17 +27,9 @@ assert_eq 0 "$RC" "produce ($ERR)"
 
 mkdir "$SCRATCH/out"
 group="dump-$topic"
-kbatch-dump -i "kafka:$topic" -g "$group" -d "$SCRATCH/out" -e --batch-records 1000 --stats 2>"$SCRATCH/a.err" &
-a=$!
-kbatch-dump -i "kafka:$topic" -g "$group" -d "$SCRATCH/out" -e --batch-records 1000 --stats 2>"$SCRATCH/b.err" &
-b=$!
-BACKGROUND_PIDS+=("$a" "$b")
-set +e
-wait $a; rc_a=$?
-wait $b; rc_b=$?
-set -e
-assert_eq 0 "$rc_a" "first member exit code ($(cat "$SCRATCH/a.err"))"
-assert_eq 0 "$rc_b" "second member exit code ($(cat "$SCRATCH/b.err"))"
+two_members "$topic" "$group" "$SCRATCH/out" a b --batch-records 1000 --stats
+assert_eq 0 "$RC_1" "first member exit code ($(cat "$SCRATCH/a.err"))"
+assert_eq 0 "$RC_2" "second member exit code ($(cat "$SCRATCH/b.err"))"
 
 ids() { cat "$SCRATCH"/out/*.jsonl | sed 's/{"id":\([0-9]*\),.*/\1/' | sort -n; }
 ids > "$SCRATCH/ids"
@@ -54,16 +62,8 @@ assert_between 0 15 "$(elapsed "$start")" "an empty cron run exits promptly"
 topic=$(new_topic group-one 1)
 run csv2kafka "$SCRATCH/more.csv" -o "kafka:$topic"
 mkdir "$SCRATCH/one"
-kbatch-dump -i "kafka:$topic" -g "one-$topic" -d "$SCRATCH/one" -e 2>"$SCRATCH/c.err" &
-c=$!
-kbatch-dump -i "kafka:$topic" -g "one-$topic" -d "$SCRATCH/one" -e 2>"$SCRATCH/d.err" &
-d=$!
-BACKGROUND_PIDS+=("$c" "$d")
-set +e
-wait $c; rc_c=$?
-wait $d; rc_d=$?
-set -e
-assert_eq "0 0" "$rc_c $rc_d" "both members of a one-partition topic exit 0"
+two_members "$topic" "one-$topic" "$SCRATCH/one" c d
+assert_eq "0 0" "$RC_1 $RC_2" "both members of a one-partition topic exit 0"
 assert_eq 500 "$(cat "$SCRATCH"/one/*.jsonl | wc -l)" "one-partition topic records"
 
 finish
