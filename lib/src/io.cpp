@@ -213,6 +213,7 @@ public:
     void write(std::optional<std::string_view> key, std::string_view value) override {
         producer_.produce(topic_, key, value);
     }
+    void write_batch(std::span<const outgoing> records) override { producer_.produce_batch(topic_, records); }
     void poll() override { producer_.poll(0); }
     void flush() override { producer_.flush(); }
     sink_counts close() override {

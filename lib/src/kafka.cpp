@@ -195,15 +195,15 @@ producer::producer(const kafka_settings& settings, const property_list& defaults
 producer::~producer() {
     auto* opaque = static_cast<handle_opaque*>(rd_kafka_opaque(rk_));
     if (rd_kafka_outq_len(rk_) > 0) purge_all();
-    for (auto* t : topics_) rd_kafka_topic_destroy(t);
+    for (auto& t : topics_) rd_kafka_topic_destroy(t.handle);
     rd_kafka_destroy(rk_);
     delete opaque;
 }
 
 rd_kafka_topic_t* producer::open_topic(const std::string& name) {
-    wait_for_topic(rk_, state_, settings_, name);
-    topics_.push_back(rd_kafka_topic_new(rk_, name.c_str(), nullptr));
-    return topics_.back();
+    const int partitions = wait_for_topic(rk_, state_, settings_, name);
+    topics_.push_back({rd_kafka_topic_new(rk_, name.c_str(), nullptr), partitions});
+    return topics_.back().handle;
 }
 
 void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
@@ -238,6 +238,66 @@ void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> 
             std::lock_guard lock(error_mutex_);
             if (first_error_.empty())
                 first_error_ = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? "stopped by a second signal" : rd_kafka_err2str(err);
+            return;
+        }
+        rd_kafka_poll(rk_, 100);  // back-pressure: wait for deliveries to free the queue
+        state_.check(rk_, settings_.timeout_s, settings_.brokers);
+    }
+}
+
+void producer::count_failure(rd_kafka_resp_err_t err) {
+    ++produced_;
+    failed_.fetch_add(1);
+    std::lock_guard lock(error_mutex_);
+    if (first_error_.empty())
+        first_error_ = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? "stopped by a second signal" : rd_kafka_err2str(err);
+}
+
+void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> messages) {
+    if (messages.empty()) return;
+    auto entry = std::find_if(topics_.begin(), topics_.end(), [&](const auto& t) { return t.handle == topic; });
+    std::int32_t keyless = RD_KAFKA_PARTITION_UA;
+    if (entry != topics_.end()) {
+        keyless = entry->next_keyless;
+        entry->next_keyless = (entry->next_keyless + 1) % entry->partitions;
+    }
+    batch_.resize(messages.size());
+    for (size_t i = 0; i < messages.size(); ++i) {
+        const auto& m = messages[i];
+        auto& r = batch_[i];
+        r = rd_kafka_message_t{};
+        r.payload = const_cast<char*>(m.value.data());
+        r.len = m.value.size();
+        if (m.key) {
+            r.key = const_cast<char*>(m.key->data());
+            r.key_len = m.key->size();
+            r.partition = RD_KAFKA_PARTITION_UA;  // the partitioner's choice (murmur2 by default)
+        } else {
+            r.partition = keyless;
+        }
+    }
+    size_t from = 0;
+    while (from < batch_.size()) {
+        const int n = static_cast<int>(batch_.size() - from);
+        const int queued = rd_kafka_produce_batch(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION,
+                                                  batch_.data() + from, n);
+        if (queued == n) {
+            produced_ += static_cast<std::uint64_t>(n);
+            return;
+        }
+        // A full queue fails the first message that does not fit and every one after it (they are
+        // queued again after a wait, in order); any other error fails that message alone.
+        size_t i = from;
+        for (; i < batch_.size(); ++i) {
+            const auto err = batch_[i].err;
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+            if (err) count_failure(err);
+            else ++produced_;
+        }
+        from = i;
+        if (from == batch_.size()) return;
+        if (signals::abort_requested()) {
+            for (; from < batch_.size(); ++from) count_failure(RD_KAFKA_RESP_ERR__QUEUE_FULL);
             return;
         }
         rd_kafka_poll(rk_, 100);  // back-pressure: wait for deliveries to free the queue

@@ -373,9 +373,17 @@ private:
         std::vector<bool> widened_warned(names.size(), false);
 
         // Counts, reports or emits the rows of a batch in order; false when it is time to stop.
+        // Unpaced rows of a file batch go to the sink together (write_batch), paced ones one by one.
+        const bool paced = o_.common.rate > 0 || time_index >= 0;
+        std::vector<outgoing> together;
         const auto deliver = [&](const row_batch& b) {
+            together.clear();
+            bool more = true;
             for (const auto& row : b.rows) {
-                if (should_stop()) return false;
+                if (should_stop()) {
+                    more = false;
+                    break;
+                }
                 ++rows_read_;
                 const std::string_view text(b.text.data() + row.value_at, row.value_len);
                 if (!row.ok) {
@@ -391,9 +399,19 @@ private:
                 }
                 std::optional<std::string_view> key;
                 if (row.has_key) key = std::string_view(b.text.data() + row.key_at, row.key_len);
-                if (!emit(key, text, row.when)) return false;
+                if (paced || b.rows.size() == 1) {
+                    if (!emit(key, text, row.when)) return false;
+                } else {
+                    together.push_back({key, text});
+                    ++produced_;
+                }
             }
-            return true;
+            if (!together.empty()) {
+                sink_->write_batch(together);
+                sink_->poll();
+                progress_.update(produced_);
+            }
+            return more;
         };
 
         if (rd->seekable()) {

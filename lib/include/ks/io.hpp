@@ -3,12 +3,14 @@
 #pragma once
 
 #include "ks/config.hpp"
+#include "ks/outgoing.hpp"
 #include "ks/spec.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -134,6 +136,11 @@ public:
     virtual ~record_sink() = default;
     // key: nullopt = null key. Files and stdout ignore the key.
     virtual void write(std::optional<std::string_view> key, std::string_view value) = 0;
+    // The same as write() for each record in order. Kafka queues them in one call, and the keyless
+    // ones of one call go to one partition (producer::produce_batch).
+    virtual void write_batch(std::span<const outgoing> records) {
+        for (const auto& r : records) write(r.key, r.value);
+    }
     virtual void poll() {}  // serve delivery reports
     // Makes everything written so far durable (fsync) or acknowledged (Kafka).
     virtual void flush() = 0;

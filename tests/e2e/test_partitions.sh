@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Where csv2kafka's messages land: keyless rows of a file a batch at a time in turn over the
+# partitions, keyed rows on the partition Java's client (and kcat's murmur2_random) picks, and
+# every row once, in order, when the producer queue is full again and again.
+source "$(dirname "$0")/lib.sh"
+
+# Partition -> its values in offset order, one "P:v1 v2 ..." line per partition.
+layout() {
+  kcat -C -b "$KAFKA_BROKERS" -t "$1" -e -q -o beginning -f '%p %s\n' 2>/dev/null |
+    awk '{ v[$1] = v[$1] " " $2 } END { for (p in v) print p ":" v[p] }' | sort -n
+}
+# Runs of consecutive numbers in a partition's values: "1-1024 3073-4096 ..." (input order kept).
+runs() {
+  awk -F: '{ n = split($2, a, " "); out = ""; s = a[1]; for (i = 2; i <= n + 1; i++) {
+      if (i <= n && a[i] == a[i - 1] + 1) continue
+      out = out (out == "" ? "" : " ") s "-" a[i - 1]; s = a[i] }
+    print $1 ":" out }'
+}
+
+# 10,000 keyless rows over 3 partitions: batches of 1,024 rows go to partitions 0, 1, 2, 0, ...
+{ echo n; seq 1 10000; } > "$SCRATCH/seq.csv"
+topic=$(new_topic keyless 3)
+run csv2kafka "$SCRATCH/seq.csv" -o "kafka:$topic" --stats
+assert_eq 0 "$RC" "keyless csv2kafka exit code ($ERR)"
+assert_eq 10000 "$(stat delivered "$ERR")" "keyless rows delivered"
+layout "$topic" | sed 's/ {"n":\([0-9]*\)}/ \1/g' | runs > "$SCRATCH/runs"
+cat > "$SCRATCH/expected-runs" <<'EOF'
+0:1-1024 3073-4096 6145-7168 9217-10000
+1:1025-2048 4097-5120 7169-8192
+2:2049-3072 5121-6144 8193-9216
+EOF
+assert_files_equal "$SCRATCH/expected-runs" "$SCRATCH/runs" "keyless rows: a batch at a time, partitions in turn"
+
+# Keyed rows: the partition of each key is murmur2's, as kcat -X partitioner=murmur2_random
+# (and the Java client) puts it.
+{ echo "k,v"; for i in $(seq 1 300); do echo "key-$((i % 97)),$i"; done; } > "$SCRATCH/keyed.csv"
+ours=$(new_topic keyed 3)
+run csv2kafka "$SCRATCH/keyed.csv" -o "kafka:$ours" -k k --stats
+assert_eq 0 "$RC" "keyed csv2kafka exit code ($ERR)"
+assert_eq 300 "$(stat delivered "$ERR")" "keyed rows delivered"
+theirs=$(new_topic keyed-kcat 3)
+for i in $(seq 0 96); do echo "key-$i:x"; done |
+  kcat -P -b "$KAFKA_BROKERS" -t "$theirs" -K: -X partitioner=murmur2_random 2>/dev/null
+kcat -C -b "$KAFKA_BROKERS" -t "$ours" -e -q -o beginning -f '%k %p\n' 2>/dev/null | sort -u > "$SCRATCH/ours"
+kcat -C -b "$KAFKA_BROKERS" -t "$theirs" -e -q -o beginning -f '%k %p\n' 2>/dev/null | sort -u > "$SCRATCH/theirs"
+assert_eq 97 "$(wc -l < "$SCRATCH/ours")" "each of the 97 keys in exactly one partition"
+assert_files_equal "$SCRATCH/theirs" "$SCRATCH/ours" "key -> partition as murmur2_random"
+# Per key, the values in input order.
+kcat -C -b "$KAFKA_BROKERS" -t "$ours" -e -q -o beginning -f '%k %s\n' 2>/dev/null |
+  sed 's/ {"k":"[^"]*","v":\([0-9]*\)}/ \1/' | sort -s -k1,1 > "$SCRATCH/by-key"
+tail -n +2 "$SCRATCH/keyed.csv" | tr , ' ' | sort -s -k1,1 > "$SCRATCH/by-key-expected"
+assert_files_equal "$SCRATCH/by-key-expected" "$SCRATCH/by-key" "keyed values, in input order per key"
+
+# A queue of 50 messages: the file's batches meet a full queue all the time, wait and go on.
+# Every row arrives once, and each partition holds its rows in input order.
+{ echo n; seq 1 20000; } > "$SCRATCH/many.csv"
+topic=$(new_topic full 3)
+run csv2kafka "$SCRATCH/many.csv" -o "kafka:$topic" -X queue.buffering.max.messages=50 --stats
+assert_eq 0 "$RC" "csv2kafka with a small queue exit code ($ERR)"
+assert_eq 20000 "$(stat delivered "$ERR")" "rows delivered through a small queue"
+assert_eq 0 "$(stat failed "$ERR")" "rows failed through a small queue"
+layout "$topic" | sed 's/ {"n":\([0-9]*\)}/ \1/g' > "$SCRATCH/full-layout"
+tr ' ' '\n' < <(cut -d: -f2 "$SCRATCH/full-layout") | grep . | sort -n > "$SCRATCH/full-all"
+seq 1 20000 > "$SCRATCH/full-expected"
+assert_files_equal "$SCRATCH/full-expected" "$SCRATCH/full-all" "every row once through a small queue"
+unordered=$(cut -d: -f2 "$SCRATCH/full-layout" | awk '{ for (i = 2; i <= NF; i++) if ($i <= $(i - 1)) bad++ } END { print bad + 0 }')
+assert_eq 0 "$unordered" "rows out of input order within a partition"
+
+# A pipe is produced row by row (librdkafka's sticky partitioner): every row arrives once.
+topic=$(new_topic pipe 3)
+set +e
+seq 1 3000 | { echo n; cat; } | csv2kafka -o "kafka:$topic" --stats 2>"$SCRATCH/pipe.err"
+RC=$?
+set -e
+assert_eq 0 "$RC" "csv2kafka from a pipe exit code"
+assert_eq 3000 "$(stat delivered "$(cat "$SCRATCH/pipe.err")")" "pipe rows delivered"
+assert_eq "$(seq 1 3000)" "$(topic_values "$topic" | sed 's/{"n":\([0-9]*\)}/\1/' | sort -n)" "pipe rows, each once"
+
+finish
