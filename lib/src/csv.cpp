@@ -241,24 +241,52 @@ bool finite_number(std::string_view s) {
 }  // namespace
 
 value_kind classify(std::string_view v) {
+    // One pass over the JSON number grammar (json::is_number) that also tells an integer from a
+    // number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
     if (v.empty()) return value_kind::empty;
-    const char c = v.front();
-    if ((c >= '0' && c <= '9') || c == '-') {
-        if (json::is_safe_integer(v)) return value_kind::integer;
-        if (json::is_number(v)) {
-            const bool integral = std::none_of(v.begin(), v.end(), [](char c) { return c == '.' || c == 'e' || c == 'E'; });
-            if (integral) return value_kind::text;  // too large for a double: kept exact as text
-            return finite_number(v) ? value_kind::number : value_kind::text;
-        }
+    const char* p = v.data();
+    const char* const end = p + v.size();
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!digit(*p) && *p != '-') {
+        if (iequals(v, "true") || iequals(v, "false")) return value_kind::boolean;
         return value_kind::text;
     }
-    if (iequals(v, "true") || iequals(v, "false")) return value_kind::boolean;
-    return value_kind::text;
+    if (*p == '-') ++p;
+    const char* const int_start = p;
+    while (p != end && digit(*p)) ++p;
+    const size_t int_digits = static_cast<size_t>(p - int_start);
+    if (int_digits == 0 || (int_digits > 1 && *int_start == '0')) return value_kind::text;  // "-", "00501"
+    if (p == end) {
+        // An integer is exact in a double up to 2^53 (16 digits, same width: lexical order is
+        // numeric); a longer one stays text so that no reader rounds it.
+        if (int_digits < 16) return value_kind::integer;
+        if (int_digits == 16 && std::string_view(int_start, 16) <= "9007199254740992") return value_kind::integer;
+        return value_kind::text;
+    }
+    if (*p == '.') {
+        const char* const fraction = ++p;
+        while (p != end && digit(*p)) ++p;
+        if (p == fraction) return value_kind::text;
+    }
+    int exponent = 0;
+    if (p != end && (*p == 'e' || *p == 'E')) {
+        ++p;
+        if (p != end && (*p == '+' || *p == '-')) ++p;
+        const char* const exp_start = p;
+        while (p != end && digit(*p)) ++p;
+        if (p == exp_start) return value_kind::text;
+        if (p - exp_start > 3) exponent = 1000;
+        else
+            for (const char* d = exp_start; d != p; ++d) exponent = exponent * 10 + (*d - '0');
+    }
+    if (p != end) return value_kind::text;
+    // Short numbers with small exponents are always finite; only the rest pay for strtod.
+    if (v.size() < 250 && exponent < 50) return value_kind::number;
+    return finite_number(v) ? value_kind::number : value_kind::text;
 }
 
-void type_tally::add(std::string_view value) {
-    if (text_) return;  // a string column stays a string: no need to look further
-    switch (classify(value)) {
+void type_tally::note(value_kind k) {
+    switch (k) {
         case value_kind::empty: break;
         case value_kind::integer: integer_ = true; break;
         case value_kind::number: number_ = true; break;
@@ -285,8 +313,9 @@ column_type type_tally::result() const {
 void tally_record(std::vector<type_tally>& tallies, const std::vector<std::string_view>& fields, std::string_view raw,
                   const std::vector<bool>& skip) {
     if (fields.size() != tallies.size() || !json::valid_utf8(raw)) return;
-    for (size_t i = 0; i < fields.size(); ++i)
-        if (!skip[i]) tallies[i].add(fields[i]);
+    auto fixed = skip.begin();
+    for (size_t i = 0; i < fields.size(); ++i, ++fixed)
+        if (!*fixed) tallies[i].add(fields[i]);
 }
 
 bool tally_to_end(reader& rd, std::vector<type_tally>& tallies, const std::vector<bool>& skip) {
@@ -395,7 +424,30 @@ encoder::encoder(std::vector<std::string> columns, std::vector<column_type> type
         std::string key = i == 0 ? "" : ",";
         json::append_string(key, columns_[i]);
         key.push_back(':');
+        keys_size_ += key.size();
         keys_.push_back(std::move(key));
+    }
+    make_plans();
+}
+
+void encoder::trust_inferred_types() {
+    trusted_ = true;
+    make_plans();
+}
+
+void encoder::make_plans() {
+    plans_.clear();
+    for (size_t i = 0; i < columns_.size(); ++i) {
+        const column_type t = types_[i];
+        plan p = plan::text;
+        if (forced_[i]) {
+            if (t == column_type::integer) p = plan::forced_integer;
+            else if (t == column_type::number) p = plan::forced_number;
+            else if (t == column_type::boolean) p = plan::forced_boolean;
+        } else if (t != column_type::string) {
+            p = !trusted_ ? plan::classify : t == column_type::boolean ? plan::boolean : plan::copy;
+        }
+        plans_.push_back(p);
     }
 }
 
@@ -407,38 +459,44 @@ int encoder::index_of(std::string_view column) const {
 
 namespace {
 
-bool parse_forced_integer(std::string_view v, std::string& out) {
+// Room for one value in encode besides its escaped text: a normalised integer or a double in
+// shortest form (at most 24 bytes), null, true, false.
+constexpr size_t value_room = 32;
+
+char* put(char* p, std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
+}
+
+char* write_boolean(char* p, bool b) { return b ? put(p, "true") : put(p, "false"); }
+
+// The --schema conversions: the end of what was written, or nullptr when the value does not fit.
+char* write_forced_integer(char* p, std::string_view v) {
     if (!v.empty() && v.front() == '+') {
         v.remove_prefix(1);
-        if (v.empty() || v.front() < '0' || v.front() > '9') return false;  // "+-5"
+        if (v.empty() || v.front() < '0' || v.front() > '9') return nullptr;  // "+-5"
     }
     std::int64_t x = 0;
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (ec != std::errc() || ptr != v.data() + v.size()) return false;
-    fmt::format_to(std::back_inserter(out), "{}", x);
-    return true;
+    if (ec != std::errc() || ptr != v.data() + v.size()) return nullptr;
+    return std::to_chars(p, p + value_room, x).ptr;
 }
 
-bool parse_forced_number(std::string_view v, std::string& out) {
-    if (json::is_number(v)) {
-        if (!finite_number(v)) return false;
-        out.append(v);
-        return true;
-    }
+char* write_forced_number(char* p, std::string_view v) {
+    if (json::is_number(v)) return finite_number(v) ? put(p, v) : nullptr;
     std::string copy(v);
     char* end = nullptr;
     double d = std::strtod(copy.c_str(), &end);
-    if (copy.empty() || end != copy.c_str() + copy.size() || !std::isfinite(d)) return false;
-    fmt::format_to(std::back_inserter(out), "{}", d);
-    return true;
+    if (copy.empty() || end != copy.c_str() + copy.size() || !std::isfinite(d)) return nullptr;
+    return fmt::format_to(p, "{}", d);
 }
 
-bool parse_forced_boolean(std::string_view v, std::string& out) {
+char* write_forced_boolean(char* p, std::string_view v) {
     for (std::string_view t : {"true", "t", "yes", "y", "1"})
-        if (iequals(v, t)) return out.append("true"), true;
+        if (iequals(v, t)) return put(p, "true");
     for (std::string_view f : {"false", "f", "no", "n", "0"})
-        if (iequals(v, f)) return out.append("false"), true;
-    return false;
+        if (iequals(v, f)) return put(p, "false");
+    return nullptr;
 }
 
 }  // namespace
@@ -450,50 +508,51 @@ bool encoder::encode(const std::vector<std::string_view>& fields, std::string& o
         why = fmt::format("expected {} fields, found {}", columns_.size(), fields.size());
         return false;
     }
+    // Room for the worst case first, then one pointer writes the object; the string is cut to
+    // what was written at the end.
     const size_t start = out.size();
-    out.push_back('{');
+    size_t room = keys_size_ + 2;
+    for (const auto v : fields) room += json::max_string_size(v.size()) + value_room;
+    out.resize(start + room);
+    char* p = out.data() + start;
+    *p++ = '{';
     for (size_t i = 0; i < fields.size(); ++i) {
-        out.append(keys_[i]);
+        p = put(p, keys_[i]);
         const std::string_view v = fields[i];
         if (v.empty()) {
-            out.append("null");
+            p = put(p, "null");
             continue;
         }
-        const column_type t = types_[i];
-        if (forced_[i]) {
-            bool ok = true;
-            switch (t) {
-                case column_type::integer: ok = parse_forced_integer(v, out); break;
-                case column_type::number: ok = parse_forced_number(v, out); break;
-                case column_type::boolean: ok = parse_forced_boolean(v, out); break;
-                case column_type::string: json::append_string(out, v); break;
+        char* end = p;
+        switch (plans_[i]) {
+            case plan::text: end = json::write_string(p, v); break;
+            case plan::copy: end = put(p, v); break;
+            case plan::boolean: end = write_boolean(p, (v[0] | 0x20) == 't'); break;
+            case plan::forced_integer: end = write_forced_integer(p, v); break;
+            case plan::forced_number: end = write_forced_number(p, v); break;
+            case plan::forced_boolean: end = write_forced_boolean(p, v); break;
+            case plan::classify: {
+                const column_type t = types_[i];
+                const value_kind k = classify(v);
+                const bool fits = (t == column_type::integer && k == value_kind::integer) ||
+                                  (t == column_type::number && (k == value_kind::integer || k == value_kind::number)) ||
+                                  (t == column_type::boolean && k == value_kind::boolean);
+                if (!fits) widened = static_cast<int>(i);
+                if (k == value_kind::integer || k == value_kind::number) end = put(p, v);
+                else if (k == value_kind::boolean) end = write_boolean(p, (v[0] | 0x20) == 't');
+                else end = json::write_string(p, v);
+                break;
             }
-            if (!ok) {
-                out.resize(start);
-                why = fmt::format("column '{}': '{}' is not a valid {}", columns_[i], v, type_name(t));
-                return false;
-            }
-            continue;
         }
-        if (t == column_type::string) {
-            json::append_string(out, v);
-            continue;
+        if (!end) {
+            out.resize(start);
+            why = fmt::format("column '{}': '{}' is not a valid {}", columns_[i], v, type_name(types_[i]));
+            return false;
         }
-        if (trusted_) {  // an int or float column holds JSON numbers only, a bool column true/false
-            if (t == column_type::boolean) out.append((v[0] | 0x20) == 't' ? "true" : "false");
-            else out.append(v);
-            continue;
-        }
-        const value_kind k = classify(v);
-        const bool fits = (t == column_type::integer && k == value_kind::integer) ||
-                          (t == column_type::number && (k == value_kind::integer || k == value_kind::number)) ||
-                          (t == column_type::boolean && k == value_kind::boolean);
-        if (!fits) widened = static_cast<int>(i);
-        if (k == value_kind::integer || k == value_kind::number) out.append(v);
-        else if (k == value_kind::boolean) out.append((v[0] | 0x20) == 't' ? "true" : "false");
-        else json::append_string(out, v);
+        p = end;
     }
-    out.push_back('}');
+    *p++ = '}';
+    out.resize(static_cast<size_t>(p - out.data()));
     return true;
 }
 

@@ -1,5 +1,7 @@
 #include "ks/json.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace ks::json {
@@ -9,38 +11,61 @@ constexpr char hex_digits[] = "0123456789abcdef";
 
 inline bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
-void append_escape(std::string& out, unsigned char c) {
+// Whether any of 8 bytes is < 0x20, '"' or '\\' (a borrow may flag a byte above a real one, never
+// a word without one).
+inline bool word_needs_escape(std::uint64_t w) {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const auto zero_byte = [&](std::uint64_t v) { return (v - ones) & ~v & highs; };
+    const std::uint64_t control = (w - ones * 0x20) & ~w & highs;
+    return (control | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
+}
+
+char* write_escape(char* p, unsigned char c) {
+    *p++ = '\\';
     switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"': *p++ = '"'; break;
+        case '\\': *p++ = '\\'; break;
+        case '\n': *p++ = 'n'; break;
+        case '\r': *p++ = 'r'; break;
+        case '\t': *p++ = 't'; break;
+        case '\b': *p++ = 'b'; break;
+        case '\f': *p++ = 'f'; break;
         default:
-            out += "\\u00";
-            out += hex_digits[c >> 4];
-            out += hex_digits[c & 0xf];
+            std::memcpy(p, "u00", 3);
+            p[3] = hex_digits[c >> 4];
+            p[4] = hex_digits[c & 0xf];
+            p += 5;
     }
+    return p;
 }
 }  // namespace
 
-void append_string(std::string& out, std::string_view s) {
-    out.push_back('"');
-    const char* p = s.data();
-    const char* end = p + s.size();
-    const char* run = p;
-    for (; p != end; ++p) {
-        auto c = static_cast<unsigned char>(*p);
-        if (needs_escape(c)) {
-            out.append(run, static_cast<size_t>(p - run));
-            append_escape(out, c);
-            run = p + 1;
+char* write_string(char* p, std::string_view s) {
+    *p++ = '"';
+    const char* in = s.data();
+    const size_t n = s.size();
+    size_t i = 0;
+    while (i < n) {
+        for (; i + 8 <= n; i += 8, p += 8) {  // clean words are copied whole
+            std::uint64_t w;
+            std::memcpy(&w, in + i, 8);
+            if (word_needs_escape(w)) break;
+            std::memcpy(p, &w, 8);
+        }
+        for (const size_t stop = std::min(n, i + 8); i < stop; ++i) {  // a word with an escape, or the tail
+            const auto c = static_cast<unsigned char>(in[i]);
+            if (needs_escape(c)) p = write_escape(p, c);
+            else *p++ = static_cast<char>(c);
         }
     }
-    out.append(run, static_cast<size_t>(end - run));
-    out.push_back('"');
+    *p++ = '"';
+    return p;
+}
+
+void append_string(std::string& out, std::string_view s) {
+    const size_t at = out.size();
+    out.resize(at + max_string_size(s.size()));
+    out.resize(static_cast<size_t>(write_string(out.data() + at, s) - out.data()));
 }
 
 void append_base64(std::string& out, std::string_view bytes) {

@@ -2,6 +2,7 @@
 // --delimiter parsing, header names and the JSON encoder.
 #include "ks/csv.hpp"
 #include "ks/error.hpp"
+#include "ks/json.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -404,6 +407,37 @@ TEST_CASE("csv classify: finite JSON numbers, booleans in any case, empty", "[cs
     CHECK(ks::csv::classify("abc") == value_kind::text);
 }
 
+TEST_CASE("csv classify: one pass agrees with the JSON number grammar and the 2^53 rule", "[csv][types]") {
+    // The reference: json::is_number and json::is_safe_integer, then the finite check by strtod.
+    const auto reference = [](const std::string& v) {
+        if (v.empty()) return value_kind::empty;
+        if (ks::json::is_safe_integer(v)) return value_kind::integer;
+        if (ks::json::is_number(v)) {
+            if (v.find_first_of(".eE") == std::string::npos) return value_kind::text;
+            return std::isfinite(std::strtod(v.c_str(), nullptr)) ? value_kind::number : value_kind::text;
+        }
+        std::string lower = v;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return lower == "true" || lower == "false" ? value_kind::boolean : value_kind::text;
+    };
+    const std::string alphabet = "0123456789-+.eE x";
+    std::uint64_t state = 12345;
+    for (int n = 0; n < 300000; ++n) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        std::uint64_t bits = state >> 20;
+        std::string v;
+        for (size_t len = 1 + bits % 9; v.size() < len; bits /= 17) v += alphabet[bits % alphabet.size()];
+        REQUIRE(ks::csv::classify(v) == reference(v));
+    }
+    for (std::string v : {"1e-999", "1E+308", "1e309", "12345678901234567890.5", "-0.0e0", "0.5e", "1e+", "-.5",
+                          "1.5.5", "1e5x", "9007199254740992.0"})
+        CHECK(ks::csv::classify(v) == reference(v));
+    const std::string long_finite = std::string(300, '1') + ".0";   // past the short-number shortcut
+    const std::string long_infinite = std::string(400, '9') + ".0";
+    CHECK(ks::csv::classify(long_finite) == value_kind::number);
+    CHECK(ks::csv::classify(long_infinite) == value_kind::text);
+}
+
 TEST_CASE("csv type_tally: the narrowest type that holds every value", "[csv][types]") {
     CHECK(infer({"1", "2", ""}) == column_type::integer);
     CHECK(infer({"1", "2.5"}) == column_type::number);
@@ -574,6 +608,28 @@ TEST_CASE("csv encoder: typed values, keys in column order, empty cells as null"
     CHECK(widened == -1);
     CHECK(enc.index_of("score") == 2);
     CHECK(enc.index_of("nope") == -1);
+}
+
+TEST_CASE("csv encoder: trusted whole-file types write the same objects without classifying again", "[csv][encoder]") {
+    auto enc = inferred({"id", "name", "score", "ok", "zip"}, {column_type::integer, column_type::string,
+                                                              column_type::number, column_type::boolean,
+                                                              column_type::string});
+    enc.trust_inferred_types();
+    std::string why;
+    int widened = 99;
+    CHECK(encode(enc, {"-12", "say \"hi\"\n\x01", "2.5e-3", "False", "00501"}, why, widened) ==
+          R"({"id":-12,"name":"say \"hi\"\n\u0001","score":2.5e-3,"ok":false,"zip":"00501"})");
+    CHECK(widened == -1);
+    CHECK(encode(enc, {"", "", "", "", ""}, why, widened) ==
+          R"({"id":null,"name":null,"score":null,"ok":null,"zip":null})");
+    // The room reserved for a row is cut back to what was written, and nothing else is touched.
+    const std::string long_text(5000, '"');
+    std::string out = "kept|";
+    std::vector<std::string_view> row{"1", long_text, "1", "true", "x"};
+    REQUIRE(enc.encode(row, out, why, widened));
+    CHECK(out.size() == 5 + std::string_view(R"({"id":1,"name":"","score":1,"ok":true,"zip":"x"})").size() + 10000);
+    CHECK(out.starts_with("kept|{\"id\":1,\"name\":\"\\\"\\\""));
+    CHECK(out.ends_with("\\\"\",\"score\":1,\"ok\":true,\"zip\":\"x\"}"));
 }
 
 TEST_CASE("csv encoder: the object is appended to what the buffer holds", "[csv][encoder]") {

@@ -38,6 +38,42 @@ TEST_CASE("json append_string: UTF-8 and other high bytes pass through untouched
     CHECK(quoted("\xff\xfe") == "\"\xff\xfe\"");
 }
 
+TEST_CASE("json append_string: every byte value at every place in a word, against a byte-by-byte escaper", "[json]") {
+    // write_string copies clean 8-byte words whole; a byte to escape in any position of a word,
+    // next to high bytes or another escape, must come out the same as escaping byte by byte.
+    const auto reference = [](std::string_view s) {
+        std::string out = "\"";
+        for (unsigned char c : s) {
+            if (c == '"') out += "\\\"";
+            else if (c == '\\') out += "\\\\";
+            else if (c == '\n') out += "\\n";
+            else if (c == '\r') out += "\\r";
+            else if (c == '\t') out += "\\t";
+            else if (c == '\b') out += "\\b";
+            else if (c == '\f') out += "\\f";
+            else if (c < 0x20) {
+                out += "\\u00";
+                out += "0123456789abcdef"[c >> 4];
+                out += "0123456789abcdef"[c & 0xf];
+            } else out += static_cast<char>(c);
+        }
+        return out + "\"";
+    };
+    for (int c = 0; c < 256; ++c) {
+        for (size_t length : {1, 7, 8, 9, 16, 17, 30}) {
+            for (size_t at = 0; at < length; ++at) {
+                std::string s(length, 'a');
+                s[at] = static_cast<char>(c);
+                if (at + 1 < length) s[at + 1] = static_cast<char>(0xC3);  // a high byte beside it
+                REQUIRE(::quoted(s) == reference(s));
+            }
+        }
+    }
+    const std::string all_escapes(40, '\x01');
+    CHECK(::quoted(all_escapes).size() == ks::json::max_string_size(all_escapes.size()));
+    CHECK(::quoted(all_escapes) == reference(all_escapes));
+}
+
 TEST_CASE("json append_string appends to what the buffer holds", "[json]") {
     std::string out = "{\"k\":";
     ks::json::append_string(out, "v");

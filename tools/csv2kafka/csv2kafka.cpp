@@ -376,8 +376,14 @@ private:
         // Unpaced rows of a file batch go to the sink together (write_batch), paced ones one by one.
         const bool paced = o_.common.rate > 0 || time_index >= 0;
         std::vector<outgoing> together;
-        const auto deliver = [&](const row_batch& b) {
+        const auto send_together = [&] {
+            if (together.empty()) return;
+            sink_->write_batch(together);
             together.clear();
+            sink_->poll();
+            progress_.update(produced_);
+        };
+        const auto deliver = [&](const row_batch& b) {
             bool more = true;
             for (const auto& row : b.rows) {
                 if (should_stop()) {
@@ -387,6 +393,7 @@ private:
                 ++rows_read_;
                 const std::string_view text(b.text.data() + row.value_at, row.value_len);
                 if (!row.ok) {
+                    send_together();  // the rows before a bad one go first (--on-error fail stops here)
                     bad(rd->name(), row.line, row.problem, text);
                     continue;
                 }
@@ -406,11 +413,7 @@ private:
                     ++produced_;
                 }
             }
-            if (!together.empty()) {
-                sink_->write_batch(together);
-                sink_->poll();
-                progress_.update(produced_);
-            }
+            send_together();
             return more;
         };
 

@@ -72,11 +72,14 @@ enum class value_kind { empty, integer, number, boolean, text };
 // Collects what a column's values look like and names the narrowest type that holds them all.
 class type_tally {
 public:
-    void add(std::string_view value);
+    void add(std::string_view value) {
+        if (!text_ && !value.empty()) note(classify(value));  // a string column stays a string
+    }
     void merge(const type_tally& other);  // as if other's values had been added here
     [[nodiscard]] column_type result() const;
 
 private:
+    void note(value_kind k);
     bool integer_ = false, number_ = false, boolean_ = false, text_ = false;
 };
 
@@ -109,7 +112,7 @@ public:
 
     // The inferred types were drawn from every row that encode() will see (a whole-file pass),
     // so each value fits its column's type and need not be classified again.
-    void trust_inferred_types() { trusted_ = true; }
+    void trust_inferred_types();
 
     // Appends the object to out. Returns false with `why` set when the row is bad (field count,
     // schema). `widened` is set to the index of an inferred column whose type the value did not
@@ -122,11 +125,24 @@ public:
     [[nodiscard]] int index_of(std::string_view column) const;
 
 private:
+    // What encode does with a column's non-empty values, decided once.
+    enum class plan : std::uint8_t {
+        text,           // a JSON string
+        copy,           // trusted number: the bytes as they are
+        boolean,        // trusted bool: true/false from the first letter
+        classify,       // inferred from rows read ahead: classified again, widened when it does not fit
+        forced_integer, // --schema: checked and normalised; a value that does not fit is a bad row
+        forced_number,
+        forced_boolean,
+    };
+    void make_plans();
     std::vector<std::string> columns_;
     std::vector<column_type> types_;
     std::vector<bool> forced_;
     bool trusted_ = false;
+    std::vector<plan> plans_;
     std::vector<std::string> keys_;  // precomputed "\"name\":" (with a leading ',' after the first)
+    size_t keys_size_ = 0;           // their total length
 };
 
 // Column names from a header row: blanks become column_N, duplicates get _2, _3...; Returns the

@@ -14,6 +14,11 @@ namespace ks::json {
 // callers validate UTF-8 where the input may not be (see valid_utf8).
 void append_string(std::string& out, std::string_view s);
 
+// The most bytes write_string can write for a string of n bytes (quotes, every byte as \u00XX).
+[[nodiscard]] constexpr size_t max_string_size(size_t n) { return 2 + 6 * n; }
+// append_string into memory with room for max_string_size(s.size()) bytes; returns the end.
+char* write_string(char* p, std::string_view s);
+
 // Appends bytes as base64 (RFC 4648, padded), for bytes that are not valid UTF-8.
 void append_base64(std::string& out, std::string_view bytes);
 
