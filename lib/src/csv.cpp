@@ -313,9 +313,13 @@ column_type type_tally::result() const {
 void tally_record(std::vector<type_tally>& tallies, const std::vector<std::string_view>& fields, std::string_view raw,
                   const std::vector<bool>& skip) {
     if (fields.size() != tallies.size() || !json::valid_utf8(raw)) return;
+    // Locals: classify is a call, after which anything in memory would be loaded again.
+    const std::string_view* const values = fields.data();
+    type_tally* const into = tallies.data();
+    const size_t n = fields.size();
     auto fixed = skip.begin();
-    for (size_t i = 0; i < fields.size(); ++i, ++fixed)
-        if (!*fixed) tallies[i].add(fields[i]);
+    for (size_t i = 0; i < n; ++i, ++fixed)
+        if (!*fixed) into[i].add(values[i]);
 }
 
 bool tally_to_end(reader& rd, std::vector<type_tally>& tallies, const std::vector<bool>& skip) {
