@@ -174,7 +174,6 @@ producer::producer(const kafka_settings& settings, const property_list& defaults
         {"message.timeout.ms", "60000"},      // a lost broker fails messages in a minute, not five
         {"linger.ms", "50"},                  // batches fill; 5 ms does not (NOTES.md)
         {"queue.buffering.max.kbytes", "4096"},  // bounded memory: back-pressure instead of 1 GB
-        {"compression.codec", "lz4"},         // JSON records shrink ~6x: the broker writes and copies less
     };
     auto* opaque = new handle_opaque{&state_, this};
     rd_kafka_conf_t* conf = nullptr;
