@@ -257,10 +257,9 @@ value_kind classify(std::string_view v) {
     const size_t int_digits = static_cast<size_t>(p - int_start);
     if (int_digits == 0 || (int_digits > 1 && *int_start == '0')) return value_kind::text;  // "-", "00501"
     if (p == end) {
-        // An integer is exact in a double up to 2^53 (16 digits, same width: lexical order is
-        // numeric); a longer one stays text so that no reader rounds it.
-        if (int_digits < 16) return value_kind::integer;
-        if (int_digits == 16 && std::string_view(int_start, 16) <= "9007199254740992") return value_kind::integer;
+        // Fewer than 16 digits are always exact in a double; json::is_safe_integer has the 2^53
+        // rule for the rest (a longer integer stays text so that no reader rounds it).
+        if (int_digits < 16 || json::is_safe_integer(v)) return value_kind::integer;
         return value_kind::text;
     }
     if (*p == '.') {
@@ -472,7 +471,8 @@ char* put(char* p, std::string_view s) {
     return p + s.size();
 }
 
-char* write_boolean(char* p, bool b) { return b ? put(p, "true") : put(p, "false"); }
+// A value classified as a boolean (true/false in any case).
+char* write_boolean(char* p, std::string_view v) { return (v[0] | 0x20) == 't' ? put(p, "true") : put(p, "false"); }
 
 // The --schema conversions: the end of what was written, or nullptr when the value does not fit.
 char* write_forced_integer(char* p, std::string_view v) {
@@ -531,7 +531,7 @@ bool encoder::encode(const std::vector<std::string_view>& fields, std::string& o
         switch (plans_[i]) {
             case plan::text: end = json::write_string(p, v); break;
             case plan::copy: end = put(p, v); break;
-            case plan::boolean: end = write_boolean(p, (v[0] | 0x20) == 't'); break;
+            case plan::boolean: end = write_boolean(p, v); break;
             case plan::forced_integer: end = write_forced_integer(p, v); break;
             case plan::forced_number: end = write_forced_number(p, v); break;
             case plan::forced_boolean: end = write_forced_boolean(p, v); break;
@@ -543,7 +543,7 @@ bool encoder::encode(const std::vector<std::string_view>& fields, std::string& o
                                   (t == column_type::boolean && k == value_kind::boolean);
                 if (!fits) widened = static_cast<int>(i);
                 if (k == value_kind::integer || k == value_kind::number) end = put(p, v);
-                else if (k == value_kind::boolean) end = write_boolean(p, (v[0] | 0x20) == 't');
+                else if (k == value_kind::boolean) end = write_boolean(p, v);
                 else end = json::write_string(p, v);
                 break;
             }

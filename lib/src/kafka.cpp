@@ -232,17 +232,14 @@ void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> 
             return;
         }
         const auto err = rd_kafka_last_error();
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || signals::abort_requested()) {
-            ++produced_;
-            failed_.fetch_add(1);
-            std::lock_guard lock(error_mutex_);
-            if (first_error_.empty())
-                first_error_ = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? "stopped by a second signal" : rd_kafka_err2str(err);
-            return;
-        }
-        rd_kafka_poll(rk_, 100);  // back-pressure: wait for deliveries to free the queue
-        state_.check(rk_, settings_.timeout_s, settings_.brokers);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || signals::abort_requested()) return count_failure(err);
+        wait_for_room();
     }
+}
+
+void producer::wait_for_room() {
+    rd_kafka_poll(rk_, 100);  // back-pressure: wait for deliveries to free the queue
+    state_.check(rk_, settings_.timeout_s, settings_.brokers);
 }
 
 void producer::count_failure(rd_kafka_resp_err_t err) {
@@ -300,8 +297,7 @@ void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> 
             for (; from < batch_.size(); ++from) count_failure(RD_KAFKA_RESP_ERR__QUEUE_FULL);
             return;
         }
-        rd_kafka_poll(rk_, 100);  // back-pressure: wait for deliveries to free the queue
-        state_.check(rk_, settings_.timeout_s, settings_.brokers);
+        wait_for_room();
     }
 }
 

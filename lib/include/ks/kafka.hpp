@@ -113,7 +113,8 @@ private:
     };
     std::vector<open_topic_entry> topics_;
     std::vector<rd_kafka_message_t> batch_;  // produce_batch's array, reused
-    void count_failure(rd_kafka_resp_err_t err);
+    void count_failure(rd_kafka_resp_err_t err);  // a message given up (a full queue: on a second signal)
+    void wait_for_room();  // a full queue: serves delivery reports for up to 100 ms, checks the broker
     std::uint64_t produced_ = 0;
     std::atomic<std::uint64_t> delivered_{0};
     std::atomic<std::uint64_t> failed_{0};
