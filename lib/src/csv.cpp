@@ -15,6 +15,10 @@
 
 #include <sys/stat.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ks::csv {
 
 // ---------------------------------------------------------------------------------------------
@@ -24,12 +28,14 @@ reader::reader(const std::string& path, char delimiter) : in_(path), delim_(deli
 reader::reader(int fd, std::string name, char delimiter) : in_(fd, std::move(name)), delim_(delimiter) {}
 
 void reader::rewind() {
+    scan_valid_ = false;
     in_.rewind();
     started_ = false;
     line_ = 1;
 }
 
 bool reader::start_after_line_break(std::uint64_t offset) {
+    scan_valid_ = false;
     in_.seek(offset);
     started_ = true;  // a BOM exists only at the start
     line_ = 0;
@@ -45,6 +51,7 @@ bool reader::start_after_line_break(std::uint64_t offset) {
 }
 
 bool reader::refill() {
+    scan_valid_ = false;  // the bytes move, and end moves
     const bool more = in_.refill();
     if (!started_ && (in_.end - in_.pos >= 3 || in_.eof)) {
         started_ = true;
@@ -54,33 +61,64 @@ bool reader::refill() {
 }
 
 namespace {
-// Bit 7 of each byte of the result is set where word has the byte that `pattern` repeats; the
-// lowest set bit is exact (higher ones may be false positives, which are never looked at).
-inline std::uint64_t bytes_equal(std::uint64_t word, std::uint64_t pattern) {
-    const std::uint64_t x = word ^ pattern;
-    return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-}
-
-// First position in [q, end) holding delim or '\n', or end: eight bytes a step.
-inline size_t scan_field(const char* b, size_t q, size_t end, char delim) {
-    const std::uint64_t delims = 0x0101010101010101ULL * static_cast<unsigned char>(delim);
-    const std::uint64_t newlines = 0x0101010101010101ULL * static_cast<unsigned char>('\n');
-    for (; q + 8 <= end; q += 8) {
-        std::uint64_t word;
-        std::memcpy(&word, b + q, 8);
-        if (const std::uint64_t hit = bytes_equal(word, delims) | bytes_equal(word, newlines))
-            return q + (static_cast<size_t>(__builtin_ctzll(hit)) >> 3);
+// Bit i of bits(s) is set where s[i] is the delimiter or a line feed, for i in [0, 64). Reads 64
+// bytes: the input buffer's padding (input_buffer::padding) keeps that inside the buffer.
+class structural_bits {
+public:
+#if defined(__SSE2__)
+    explicit structural_bits(char delim) : delims_(_mm_set1_epi8(delim)), newlines_(_mm_set1_epi8('\n')) {}
+    [[nodiscard]] std::uint64_t operator()(const char* s) const {
+        return part(s) | part(s + 16) << 16 | part(s + 32) << 32 | part(s + 48) << 48;
     }
-    while (q < end && b[q] != delim && b[q] != '\n') ++q;
-    return q;
-}
+    // The same, and in `special` the bits of quotes and of bytes outside ASCII.
+    [[nodiscard]] std::uint64_t operator()(const char* s, std::uint64_t& special) const {
+        std::uint64_t sp0, sp1, sp2, sp3;
+        const std::uint64_t bits = part(s, sp0) | part(s + 16, sp1) << 16 | part(s + 32, sp2) << 32 | part(s + 48, sp3) << 48;
+        special = sp0 | sp1 << 16 | sp2 << 32 | sp3 << 48;
+        return bits;
+    }
+
+private:
+    [[nodiscard]] std::uint64_t part(const char* s) const {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+        const int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, delims_), _mm_cmpeq_epi8(v, newlines_)));
+        return static_cast<std::uint32_t>(hits);
+    }
+    [[nodiscard]] std::uint64_t part(const char* s, std::uint64_t& special) const {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+        const int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, delims_), _mm_cmpeq_epi8(v, newlines_)));
+        const int odd = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quotes_), v));  // high bit: not ASCII
+        special = static_cast<std::uint32_t>(odd);
+        return static_cast<std::uint32_t>(hits);
+    }
+    __m128i delims_, newlines_, quotes_ = _mm_set1_epi8('"');
+#else
+    explicit structural_bits(char delim) : delim_(delim) {}
+    [[nodiscard]] std::uint64_t operator()(const char* s) const {
+        std::uint64_t bits = 0;
+        for (int i = 0; i < 64; ++i)
+            if (s[i] == delim_ || s[i] == '\n') bits |= std::uint64_t{1} << i;
+        return bits;
+    }
+    [[nodiscard]] std::uint64_t operator()(const char* s, std::uint64_t& special) const {
+        special = 0;
+        for (int i = 0; i < 64; ++i)
+            if (s[i] == '"' || static_cast<unsigned char>(s[i]) >= 0x80) special |= std::uint64_t{1} << i;
+        return (*this)(s);
+    }
+
+private:
+    char delim_;
+#endif
+};
 }  // namespace
 
 // Parses one record starting at in_.pos. `next` receives where the following record starts.
 // Fields go straight into r.fields: unquoted ones and quoted ones without "" point into the input
 // buffer, unescaped ones into arena_, which is reserved up front so that it never moves mid-record
 // (an unescaped field is never longer than the input left). Counts the line breaks inside quoted
-// fields in quoted_newlines_.
+// fields in quoted_newlines_. Unquoted fields end at the next set bit of a 64-byte block's
+// structural_bits, so a row of short fields costs a block or two and a few instructions a field.
 reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
     r.fields.clear();
     arena_.clear();
@@ -92,8 +130,21 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
     if (arena_.capacity() < end - in_.pos) arena_.reserve(end - in_.pos);
     size_t p = in_.pos;
     size_t record_end = 0;
+    // The delimiters and line feeds of [block, block + 64) at or after p, carried over from the
+    // previous record when it ended on one of them (scan_*: the buffer has not moved since).
+    const structural_bits structural(delim);
+    size_t block = scan_block_;
+    std::uint64_t bits = scan_bits_;
+    bool loaded = scan_valid_ && p >= block && p < block + 64;
+    scan_valid_ = false;
+    const auto load = [&](size_t at) {
+        block = at;
+        bits = structural(b + at);
+        if (end - at < 64) bits &= (std::uint64_t{1} << (end - at)) - 1;  // not the padding
+    };
     for (;;) {  // one field per iteration
         if (p < end && b[p] == '"') {
+            loaded = false;  // the quoted field ends anywhere: a new block after it
             size_t seg = p + 1;
             size_t q = seg;
             bool escaped = false;
@@ -159,8 +210,15 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
             r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
             return parse_status::bad;
         }
-        // Unquoted field: up to the delimiter or the end of the line.
-        const size_t q = scan_field(b, p, end, delim);
+        // Unquoted field: up to the delimiter or the end of the line (the next structural bit).
+        if (!loaded) {
+            loaded = true;
+            if (p < end) load(p);
+            else block = end, bits = 0;
+        }
+        while (bits == 0 && block + 64 < end) load(block + 64);
+        const size_t q = bits ? block + static_cast<size_t>(__builtin_ctzll(bits)) : end;
+        bits &= bits - 1;
         if (q == end && !eof) return parse_status::need_more;
         if (q < end && b[q] == delim) {
             r.fields.emplace_back(b + p, q - p);
@@ -172,6 +230,11 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
         r.fields.emplace_back(b + p, field_end - p);
         record_end = field_end;
         next = q < end ? q + 1 : q;
+        if (q < end) {  // the next record starts right after this bit: keep the block
+            scan_valid_ = true;
+            scan_block_ = block;
+            scan_bits_ = bits;
+        }
         break;
     }
     r.raw = std::string_view(b + in_.pos, record_end - in_.pos);
@@ -202,6 +265,125 @@ reader::result reader::next(record& r, std::string& why) {
         if (r.fields.size() == 1 && r.raw.empty()) continue;  // blank line
         return result::record;
     }
+}
+
+namespace {
+#if defined(__SSE2__)
+// classify for a value that has at least 16 readable bytes from its start (the input buffer's
+// padding): the usual short numbers (digits with at most one '.', an optional '-') are told from
+// 16 bytes at once; anything else goes to classify.
+inline value_kind classify_padded(const char* s, size_t n) {
+    if (n == 0) return value_kind::empty;
+    if (n < 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+        const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+        // Digits are the bytes that stay 0..9 after subtracting '0' (unsigned: min(d, 9) == d).
+        const unsigned digits = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)));
+        const unsigned dots = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))));
+        const unsigned all = (1u << n) - 1;
+        const unsigned sign = s[0] == '-' ? 1u : 0u;  // bit 0 when the value starts with '-'
+        const unsigned body = all & ~sign;            // the bytes after the sign
+        const unsigned first = sign;                   // index of the first digit
+        if (body != 0 && (digits & body) == body) {    // -?[0-9]+: no leading zero unless alone
+            if (s[first] == '0' && n - first > 1) return value_kind::text;
+            return value_kind::integer;  // at most 15 digits: exact in a double
+        }
+        const unsigned dot = dots & body;
+        if (dot != 0 && (dot & (dot - 1)) == 0 && ((digits | dot) & body) == body) {
+            // One '.' and digits: digits on both sides of it, and no leading zero unless alone.
+            const unsigned at = static_cast<unsigned>(__builtin_ctz(dot));
+            if (at > first && at + 1 < n && !(s[first] == '0' && at - first > 1)) return value_kind::number;
+            return value_kind::text;
+        }
+    }
+    return classify({s, n});
+}
+#else
+inline value_kind classify_padded(const char* s, size_t n) { return classify({s, n}); }
+#endif
+}  // namespace
+
+void reader::tally_plain(std::vector<type_tally>& tallies, const std::vector<bool>& skip, std::uint64_t stop) {
+    scan_valid_ = false;  // in_.pos moves
+    const size_t columns = tallies.size();
+    const char* const b = in_.bytes.data();
+    const size_t end = in_.end;
+    const std::uint64_t base = in_.base;
+    const structural_bits structural(delim_);
+    constexpr unsigned text_kind = 1u << static_cast<unsigned>(value_kind::text);
+    // Per column: the kinds seen in the records tallied, in the current record, and whether
+    // classifying is still worth it (not skipped, not text yet).
+    std::vector<std::uint8_t> kinds_v(columns, 0), seen_v(columns, 0), open_v(columns, 0);
+    std::uint8_t* const kinds = kinds_v.data();
+    std::uint8_t* const seen = seen_v.data();
+    std::uint8_t* const open = open_v.data();
+    for (size_t c = 0; c < columns; ++c) open[c] = !skip[c] && !tallies[c].is_text();
+
+    size_t p = in_.pos;  // where the current record starts
+    // The structural and special bits of [block, block + 64) not yet consumed.
+    size_t block = p;
+    std::uint64_t bits = 0, special = 0;
+    std::uint64_t records = 0;
+    bool loaded = false;
+    while (p < end && base + p < stop) {
+        std::memset(seen, 0, columns);
+        size_t field = p, column = 0;
+        bool complete = false;
+        for (;;) {
+            if (!loaded || bits == 0) {
+                // The rest of the block (or none) is inside this field: on to the next block, unless
+                // this record has a quote or a byte outside ASCII, or goes past the buffer.
+                if (loaded && special != 0) break;
+                size_t at = loaded ? block + 64 : p;
+                bool found = false;
+                for (; at < end; at += 64) {
+                    bits = structural(b + at, special);
+                    if (end - at < 64) {
+                        const std::uint64_t inside = (std::uint64_t{1} << (end - at)) - 1;  // not the padding
+                        bits &= inside;
+                        special &= inside;
+                    }
+                    if (bits != 0 || special != 0) {
+                        found = true;
+                        break;
+                    }
+                }
+                block = at;
+                loaded = found;
+                if (!found || bits == 0) break;
+            }
+            const size_t q = block + static_cast<size_t>(__builtin_ctzll(bits));
+            const std::uint64_t upto = (std::uint64_t{2} << (q - block)) - 1;  // bits of [block, q]
+            if (special & upto) break;
+            special &= ~upto;
+            bits &= bits - 1;
+            const char c = b[q];
+            if (column < columns && open[column]) {
+                size_t n = q - field;
+                if (c == '\n' && n > 0 && b[q - 1] == '\r') --n;  // CRLF
+                seen[column] |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(classify_padded(b + field, n)));
+            }
+            ++column;
+            field = q + 1;
+            if (c == '\n') {
+                complete = true;
+                break;
+            }
+        }
+        if (!complete) break;  // next() reads this record
+        if (column == columns) {  // another field count does not vote (tally_record)
+            for (size_t c = 0; c < columns; ++c) {
+                const std::uint8_t k = kinds[c] | seen[c];
+                kinds[c] = k;
+                open[c] &= (k & text_kind) == 0;
+            }
+        }
+        ++records;
+        p = field;
+    }
+    in_.pos = p;
+    line_ += records;
+    for (size_t c = 0; c < columns; ++c) tallies[c].add_kinds(kinds[c]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,6 +476,13 @@ void type_tally::note(value_kind k) {
     }
 }
 
+void type_tally::add_kinds(unsigned kinds) {
+    integer_ |= (kinds >> static_cast<unsigned>(value_kind::integer)) & 1;
+    number_ |= (kinds >> static_cast<unsigned>(value_kind::number)) & 1;
+    boolean_ |= (kinds >> static_cast<unsigned>(value_kind::boolean)) & 1;
+    text_ |= (kinds >> static_cast<unsigned>(value_kind::text)) & 1;
+}
+
 void type_tally::merge(const type_tally& other) {
     integer_ |= other.integer_;
     number_ |= other.number_;
@@ -327,6 +516,7 @@ bool tally_to_end(reader& rd, std::vector<type_tally>& tallies, const std::vecto
     record rec;
     std::string why;
     constexpr std::uint64_t min_split = 8u << 20;  // below this a second thread is not worth it
+    constexpr std::uint64_t no_stop = ~std::uint64_t{0};
     struct stat st {};
     const std::uint64_t from = rd.tell();
     if (rd.seekable() && rd.reopenable() && ::stat(rd.name().c_str(), &st) == 0 &&
@@ -340,14 +530,19 @@ bool tally_to_end(reader& rd, std::vector<type_tally>& tallies, const std::vecto
                 try {
                     record r2;
                     std::string why2;
-                    for (auto r = second.next(r2, why2); r != reader::result::end; r = second.next(r2, why2))
+                    for (;;) {
+                        second.tally_plain(tail, skip, no_stop);
+                        const auto r = second.next(r2, why2);
+                        if (r == reader::result::end) break;
                         if (r == reader::result::record) add(tail, r2);
+                    }
                 } catch (...) {
                     failure = std::current_exception();
                 }
             });
             std::uint64_t at = from;
             for (;;) {
+                rd.tally_plain(tallies, skip, split);
                 at = rd.tell();
                 if (at >= split) break;
                 const auto r = rd.next(rec, why);
@@ -363,8 +558,12 @@ bool tally_to_end(reader& rd, std::vector<type_tally>& tallies, const std::vecto
             // not be read: this thread reads on from where it is, and reports any read error.
         }
     }
-    for (auto r = rd.next(rec, why); r != reader::result::end; r = rd.next(rec, why))
+    for (;;) {
+        rd.tally_plain(tallies, skip, no_stop);
+        const auto r = rd.next(rec, why);
+        if (r == reader::result::end) break;
         if (r == reader::result::record) add(tallies, rec);
+    }
     return false;
 }
 

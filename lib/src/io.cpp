@@ -101,7 +101,7 @@ bool wait_readable(int fd) {
     }
 }
 
-input_buffer::input_buffer(const std::string& path) : name(path), bytes(1 << 20), fd_(STDIN_FILENO), owns_(false) {
+input_buffer::input_buffer(const std::string& path) : name(path), bytes((1 << 20) + padding), fd_(STDIN_FILENO), owns_(false) {
     if (path == "-") return;
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw runtime_failure(fmt::format("{}: {}", path, errno_text(errno)));
@@ -113,7 +113,7 @@ input_buffer::input_buffer(const std::string& path) : name(path), bytes(1 << 20)
     }
 }
 
-input_buffer::input_buffer(int fd, std::string name) : name(std::move(name)), bytes(1 << 20), fd_(fd), owns_(true) {}
+input_buffer::input_buffer(int fd, std::string name) : name(std::move(name)), bytes((1 << 20) + padding), fd_(fd), owns_(true) {}
 
 input_buffer::~input_buffer() {
     if (owns_) ::close(fd_);
@@ -150,10 +150,10 @@ bool input_buffer::refill() {
         end -= pos;
         pos = 0;
     }
-    if (end == bytes.size()) bytes.resize(bytes.size() * 2);  // one record larger than the buffer
+    if (end + padding == bytes.size()) bytes.resize(2 * bytes.size() - padding);  // a record larger than the buffer
     for (;;) {
         if (!wait_readable(fd_)) break;
-        const ssize_t n = ::read(fd_, bytes.data() + end, bytes.size() - end);
+        const ssize_t n = ::read(fd_, bytes.data() + end, bytes.size() - padding - end);
         if (n > 0) {
             end += static_cast<size_t>(n);
             return true;

@@ -343,6 +343,57 @@ TEST_CASE("csv reader: generated well-formed CSV reads back exactly", "[csv][rea
     CHECK(mismatches == 0);
 }
 
+// The same property for a file read in one buffer, where the parser carries its 64-byte blocks of
+// delimiter and line-feed positions from one record to the next: long values (fields and records
+// across block boundaries), both delimiters, quoted and unquoted fields side by side.
+TEST_CASE("csv reader: generated CSV with long values reads back exactly from a file", "[csv][reader]") {
+    std::mt19937 rng(77);
+    const auto pick = [&rng](unsigned n) { return static_cast<unsigned>(rng() % n); };
+    ks_test::temp_dir dir;
+    int mismatches = 0;
+    for (int iteration = 0; iteration < 200; ++iteration) {
+        const char delim = pick(2) ? ',' : ';';
+        const std::string pieces[] = {"a", "bcdefgh", std::string(1, delim), "\"", "\n", "\r\n", " ", "\xC3\xA9", "12", "."};
+        std::string text;
+        std::vector<row> expected;
+        std::uint64_t line = 1;
+        const unsigned columns = 1 + pick(12), records = 1 + pick(40);
+        for (unsigned r = 0; r < records; ++r) {
+            while (pick(9) == 0) text += pick(2) ? "\r\n" : "\n", ++line;
+            row want{reader::result::record, {}, line, {}, {}};
+            for (unsigned c = 0; c < columns; ++c) {
+                std::string value;
+                for (unsigned k = pick(4) == 0 ? pick(40) : pick(4); k > 0; --k) value += pieces[pick(10)];
+                const bool quote = value.find_first_of(std::string("\"\r\n") + delim) != std::string::npos ||
+                                   (columns == 1 && value.empty()) || pick(5) == 0;
+                if (c > 0) text += delim;
+                if (quote) {
+                    text += '"';
+                    for (char ch : value) {
+                        if (ch == '"') text += '"';
+                        text += ch;
+                        if (ch == '\n') ++line;
+                    }
+                    text += '"';
+                } else {
+                    text += value;
+                }
+                want.fields.push_back(value);
+            }
+            expected.push_back(std::move(want));
+            if (r + 1 < records || pick(2)) text += pick(2) ? "\r\n" : "\n", ++line;
+        }
+        reader rd(dir.write("gen.csv", text), delim);
+        auto rows = read_all(rd);
+        bool same = rows.size() == expected.size();
+        for (size_t i = 0; same && i < rows.size(); ++i)
+            same = rows[i].result == reader::result::record && rows[i].fields == expected[i].fields &&
+                   rows[i].line == expected[i].line;
+        if (!same && ++mismatches <= 3) FAIL_CHECK("mismatch reading: " << text);
+    }
+    CHECK(mismatches == 0);
+}
+
 TEST_CASE("csv reader: a pipe is not seekable and cannot be rewound", "[csv][reader]") {
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
@@ -526,6 +577,105 @@ TEST_CASE("csv tally_to_end: small files and standard input are read by one thre
     const auto t = tally_file(dir.write("small.csv", "a,b\n1,x\n2,\n"), 2);
     CHECK_FALSE(t.two_halves);
     CHECK(t.split == std::vector<column_type>{column_type::integer, column_type::string});
+}
+
+// tally_to_end reads plain records (ASCII, no quote) through a fast path with its own number test:
+// every value must come out as classify says.
+TEST_CASE("csv tally_to_end: the fast path classifies every value as classify does", "[csv][types]") {
+    std::vector<std::string> values = {"0", "-0", "00", "-00", "01", "-", "--1", "+1", "1", "-1", "0.5", "-0.5",
+                                       "00.5", ".5", "5.", "-.5", "1.2.3", "1..2", "1e5", "1E-5", "-2.5e+3",
+                                       "1e", "true", "FALSE", "True", "tru", "falsey", "123456789012345",
+                                       "1234567890123456", "12345678901234567", "9007199254740993",
+                                       "-123456789012345", "-1234567890123456", "12345678901234.5",
+                                       "123456789012345.5", "1 2", " 1", "1 ", "abc", "1a", "0x10", "1;5",
+                                       "9.", "-9.9", "0.0000001", "1.5e999"};
+    std::mt19937 rng(5);
+    const std::string alphabet = "0123456789.-eE+ ";
+    for (int i = 0; i < 3000; ++i) {
+        std::string v;
+        const unsigned n = 1 + rng() % 20;
+        for (unsigned k = 0; k < n; ++k) v += alphabet[rng() % (k == 0 ? 12 : alphabet.size())];
+        values.push_back(v);
+    }
+    // One record, one value a column, columns in chunks so that values land at every offset of the
+    // parser's 64-byte blocks.
+    ks_test::temp_dir dir;
+    for (size_t from = 0; from < values.size(); from += 500) {
+        const size_t to = std::min(values.size(), from + 500);
+        std::string text;
+        for (size_t i = from; i < to; ++i) text += (i > from ? "," : "") + std::string("c") + std::to_string(i);
+        text += "\n";
+        for (size_t i = from; i < to; ++i) text += (i > from ? "," : "") + values[i];
+        text += "\n";
+        reader rd(dir.write("values.csv", text), ',');
+        ks::csv::record rec;
+        std::string why;
+        REQUIRE(rd.next(rec, why) == reader::result::record);
+        std::vector<ks::csv::type_tally> tallies(to - from);
+        ks::csv::tally_to_end(rd, tallies, std::vector<bool>(to - from, false));
+        for (size_t i = from; i < to; ++i) {
+            ks::csv::type_tally one;
+            one.add(values[i]);
+            INFO("value '" << values[i] << "'");
+            CHECK(tallies[i - from].result() == one.result());
+        }
+    }
+}
+
+// Property: on any input, tally_to_end (fast path for plain records, the reader for the rest) gives
+// the types that tally_record gives over every record the reader returns: quotes, escaped quotes,
+// line breaks in quotes, CRLF, blank lines, other field counts, valid and invalid UTF-8, records
+// across the reader's 1 MiB buffer.
+TEST_CASE("csv tally_to_end: the same types as tally_record over every record, on random input", "[csv][types]") {
+    std::mt19937 rng(99);
+    const auto pick = [&rng](unsigned n) { return static_cast<unsigned>(rng() % n); };
+    ks_test::temp_dir dir;
+    const char* const cells[] = {"1", "-7", "2.5", "0.25", "true", "False", "", "x", "007", "1e3", "\"q\"",
+                                 "\"a,b\"", "\"l1\nl2\"", "\"\"\"\"", "\xC3\xA9", "\xFF", "12345678901234567", "3."};
+    for (int iteration = 0; iteration < 12; ++iteration) {
+        const unsigned columns = 2 + pick(6);
+        // Each column draws from a few cells so that its type varies between runs.
+        std::vector<std::vector<unsigned>> pool(columns);
+        for (auto& p : pool)
+            for (unsigned k = 1 + pick(3); k > 0; --k) p.push_back(pick(18));
+        const unsigned rare = pick(4) == 0 ? 18 : 0;  // sometimes any cell, rarely
+        std::string text;
+        for (unsigned c = 0; c < columns; ++c) text += (c ? "," : "") + std::string("h") + std::to_string(c);
+        text += "\n";
+        const size_t size = iteration % 3 == 0 ? (2u << 20) + pick(100000) : 1000 + pick(200000);
+        while (text.size() < size) {
+            if (pick(200) == 0) text += pick(2) ? "\n" : "\r\n";  // a blank line
+            // A record with another field count holds only words: were it counted, every column
+            // would be a string.
+            const bool other_count = pick(300) == 0;
+            const unsigned fields = other_count ? columns + 1 - 2 * pick(2) : columns;
+            for (unsigned c = 0; c < fields; ++c) {
+                if (c) text += ',';
+                const auto& p = pool[c % columns];
+                text += other_count ? "x" : cells[rare && pick(5000) == 0 ? pick(rare) : p[pick(static_cast<unsigned>(p.size()))]];
+            }
+            text += pick(10) == 0 ? "\r\n" : "\n";
+        }
+        const std::string path = dir.write("random.csv", text);
+
+        std::vector<ks::csv::type_tally> fast(columns), slow(columns);
+        const std::vector<bool> skip(columns, false);
+        ks::csv::record rec;
+        std::string why;
+        {
+            reader rd(path, ',');
+            REQUIRE(rd.next(rec, why) == reader::result::record);
+            ks::csv::tally_to_end(rd, fast, skip);
+        }
+        reader rd(path, ',');
+        REQUIRE(rd.next(rec, why) == reader::result::record);
+        for (auto r = rd.next(rec, why); r != reader::result::end; r = rd.next(rec, why))
+            if (r == reader::result::record) ks::csv::tally_record(slow, rec.fields, rec.raw, skip);
+        for (unsigned c = 0; c < columns; ++c) {
+            INFO("iteration " << iteration << " column " << c);
+            CHECK(fast[c].result() == slow[c].result());
+        }
+    }
 }
 
 TEST_CASE("csv type_name: the names --schema accepts", "[csv][types]") {

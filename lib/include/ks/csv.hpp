@@ -18,6 +18,8 @@ struct record {
     std::string_view raw;                  // the record's bytes without its line terminator
 };
 
+class type_tally;
+
 class reader {
 public:
     enum class result { record, bad, end };
@@ -47,6 +49,11 @@ public:
     // A second reader can open the same input by name (a named file, not standard input).
     [[nodiscard]] bool reopenable() const { return reopenable_; }
 
+    // tally_to_end's fast path. Tallies (as tally_record does) the records that start before the
+    // input offset `stop` and are plain: wholly in the buffer, ASCII, without a quote. Returns at
+    // the first other record, which next() then reads; reads nothing from the input itself.
+    void tally_plain(std::vector<type_tally>& tallies, const std::vector<bool>& skip, std::uint64_t stop);
+
 private:
     bool refill();  // input_buffer::refill, plus dropping a BOM at the start
     enum class parse_status { done, need_more, bad };
@@ -59,6 +66,10 @@ private:
     std::uint64_t line_ = 1;
     std::string arena_;  // unescaped quoted fields ("" -> ")
     std::uint64_t quoted_newlines_ = 0;
+    // parse's block of structural bits, kept for the next record while the buffer stays put.
+    bool scan_valid_ = false;
+    size_t scan_block_ = 0;
+    std::uint64_t scan_bits_ = 0;
 };
 
 enum class column_type { integer, number, boolean, string };
@@ -76,6 +87,9 @@ public:
         if (!text_ && !value.empty()) note(classify(value));  // a string column stays a string
     }
     void merge(const type_tally& other);  // as if other's values had been added here
+    // As if values of these kinds had been added: bit k set for value_kind k.
+    void add_kinds(unsigned kinds);
+    [[nodiscard]] bool is_text() const { return text_; }  // further values change nothing
     [[nodiscard]] column_type result() const;
 
 private:

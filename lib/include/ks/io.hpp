@@ -98,8 +98,12 @@ struct input_buffer {
     // Byte offset in the input of bytes[pos] (seekable inputs; a pipe counts from its start).
     [[nodiscard]] std::uint64_t offset() const { return base + pos; }
 
+    // Bytes a parser may read past `end` (never past bytes.size()): whole SIMD blocks near the end
+    // of the data. Their values are arbitrary; parsers ignore them.
+    static constexpr size_t padding = 64;
+
     std::string name;
-    std::vector<char> bytes;
+    std::vector<char> bytes;  // data in [pos, end); end + padding <= bytes.size() always
     std::uint64_t base = 0;  // input offset of bytes[0]
     size_t pos = 0, end = 0;
     bool eof = false;
