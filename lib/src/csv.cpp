@@ -620,6 +620,10 @@ std::vector<std::string> header_names(const std::vector<std::string_view>& field
 // ---------------------------------------------------------------------------------------------
 // encoder
 
+namespace {
+constexpr size_t key_slot = 32;  // bytes of a key slot (encoder::key_slots_)
+}  // namespace
+
 encoder::encoder(std::vector<std::string> columns, std::vector<column_type> types, std::vector<bool> forced)
     : columns_(std::move(columns)), types_(std::move(types)), forced_(std::move(forced)) {
     for (size_t i = 0; i < columns_.size(); ++i) {
@@ -629,6 +633,9 @@ encoder::encoder(std::vector<std::string> columns, std::vector<column_type> type
         keys_size_ += key.size();
         keys_.push_back(std::move(key));
     }
+    key_slots_.assign(key_slot * columns_.size(), ' ');
+    for (size_t i = 0; i < keys_.size(); ++i)
+        if (keys_[i].size() <= key_slot) key_slots_.replace(key_slot * i, keys_[i].size(), keys_[i]);
     make_plans();
 }
 
@@ -662,12 +669,41 @@ int encoder::index_of(std::string_view column) const {
 namespace {
 
 // Room for one value in encode besides its escaped text: a normalised integer or a double in
-// shortest form (at most 24 bytes), null, true, false.
+// shortest form (at most 24 bytes), null, true, false. At least key_slot: a key is written as
+// key_slot bytes.
 constexpr size_t value_room = 32;
+static_assert(value_room >= key_slot);
 
 char* put(char* p, std::string_view s) {
     std::memcpy(p, s.data(), s.size());
     return p + s.size();
+}
+
+// put, inline for up to 16 bytes: two overlapping loads and stores instead of a call.
+inline char* put_small(char* p, std::string_view s) {
+    const size_t n = s.size();
+    const char* in = s.data();
+    if (n >= 8 && n <= 16) {
+        std::uint64_t head, tail;
+        std::memcpy(&head, in, 8);
+        std::memcpy(&tail, in + n - 8, 8);
+        std::memcpy(p, &head, 8);
+        std::memcpy(p + n - 8, &tail, 8);
+        return p + n;
+    }
+    if (n >= 4 && n < 8) {
+        std::uint32_t head, tail;
+        std::memcpy(&head, in, 4);
+        std::memcpy(&tail, in + n - 4, 4);
+        std::memcpy(p, &head, 4);
+        std::memcpy(p + n - 4, &tail, 4);
+        return p + n;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; ++i) p[i] = in[i];
+        return p + n;
+    }
+    return put(p, s);
 }
 
 // A value classified as a boolean (true/false in any case).
@@ -719,8 +755,15 @@ bool encoder::encode(const std::vector<std::string_view>& fields, std::string& o
     out.resize(start + room);
     char* p = out.data() + start;
     *p++ = '{';
+    const char* const slots = key_slots_.data();
     for (size_t i = 0; i < fields.size(); ++i) {
-        p = put(p, keys_[i]);
+        const size_t key_size = keys_[i].size();
+        if (key_size <= key_slot) {
+            std::memcpy(p, slots + key_slot * i, key_slot);
+            p += key_size;
+        } else {
+            p = put(p, keys_[i]);
+        }
         const std::string_view v = fields[i];
         if (v.empty()) {
             p = put(p, "null");
@@ -729,7 +772,7 @@ bool encoder::encode(const std::vector<std::string_view>& fields, std::string& o
         char* end = p;
         switch (plans_[i]) {
             case plan::text: end = json::write_string(p, v); break;
-            case plan::copy: end = put(p, v); break;
+            case plan::copy: end = put_small(p, v); break;
             case plan::boolean: end = write_boolean(p, v); break;
             case plan::forced_integer: end = write_forced_integer(p, v); break;
             case plan::forced_number: end = write_forced_number(p, v); break;

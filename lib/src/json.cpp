@@ -11,15 +11,6 @@ constexpr char hex_digits[] = "0123456789abcdef";
 
 inline bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
-// Whether any of 8 bytes is < 0x20, '"' or '\\' (a borrow may flag a byte above a real one, never
-// a word without one).
-inline bool word_needs_escape(std::uint64_t w) {
-    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    const auto zero_byte = [&](std::uint64_t v) { return (v - ones) & ~v & highs; };
-    const std::uint64_t control = (w - ones * 0x20) & ~w & highs;
-    return (control | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
-}
-
 char* write_escape(char* p, unsigned char c) {
     *p++ = '\\';
     switch (c) {
@@ -40,7 +31,7 @@ char* write_escape(char* p, unsigned char c) {
 }
 }  // namespace
 
-char* write_string(char* p, std::string_view s) {
+char* write_string_any(char* p, std::string_view s) {
     *p++ = '"';
     const char* in = s.data();
     const size_t n = s.size();

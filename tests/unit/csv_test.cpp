@@ -782,6 +782,38 @@ TEST_CASE("csv encoder: trusted whole-file types write the same objects without 
     CHECK(out.ends_with("\\\"\",\"score\":1,\"ok\":true,\"zip\":\"x\"}"));
 }
 
+// Keys are copied as 32-byte slots and short numbers as overlapping words: names of every length
+// around the slot size and values of every length around the word sizes come out exact.
+TEST_CASE("csv encoder: keys and trusted values of every length", "[csv][encoder]") {
+    std::vector<std::string> names;
+    std::vector<column_type> types;
+    for (size_t n = 1; n <= 40; ++n) {
+        names.push_back(std::string(n - 1, 'k') + static_cast<char>('a' + n % 26));
+        types.push_back(n % 2 ? column_type::integer : column_type::string);
+    }
+    auto enc = inferred(names, types);
+    enc.trust_inferred_types();
+    for (size_t length = 1; length <= 20; ++length) {
+        std::vector<std::string> values;
+        std::string want = "{";
+        for (size_t i = 0; i < names.size(); ++i) {
+            std::string v;
+            for (size_t k = 0; k < length; ++k) v += static_cast<char>('1' + (k + i) % 9);
+            if (types[i] == column_type::string) v[length / 2] = 'x';
+            values.push_back(v);
+            want += (i ? ",\"" : "\"") + names[i] + "\":";
+            want += types[i] == column_type::string ? "\"" + v + "\"" : v;
+        }
+        want += "}";
+        std::vector<std::string_view> row(values.begin(), values.end());
+        std::string out, why;
+        int widened = 0;
+        REQUIRE(enc.encode(row, out, why, widened));
+        INFO("values of " << length << " bytes");
+        CHECK(out == want);
+    }
+}
+
 TEST_CASE("csv encoder: the object is appended to what the buffer holds", "[csv][encoder]") {
     auto enc = inferred({"a"}, {column_type::integer});
     std::string out = "prefix ";

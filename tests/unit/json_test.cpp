@@ -39,7 +39,8 @@ TEST_CASE("json append_string: UTF-8 and other high bytes pass through untouched
 }
 
 TEST_CASE("json append_string: every byte value at every place in a word, against a byte-by-byte escaper", "[json]") {
-    // write_string copies clean 8-byte words whole; a byte to escape in any position of a word,
+    // write_string copies clean 8-byte words whole (and strings of 4 to 16 bytes as two overlapping
+    // words); a byte to escape in any position of a word,
     // next to high bytes or another escape, must come out the same as escaping byte by byte.
     const auto reference = [](std::string_view s) {
         std::string out = "\"";
@@ -60,7 +61,8 @@ TEST_CASE("json append_string: every byte value at every place in a word, agains
         return out + "\"";
     };
     for (int c = 0; c < 256; ++c) {
-        for (size_t length : {1, 7, 8, 9, 16, 17, 30}) {
+        // Every length up to 20 (the two-word paths of 4-7 and 8-16 bytes, their edges), then longer.
+        for (size_t length : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 30, 64}) {
             for (size_t at = 0; at < length; ++at) {
                 std::string s(length, 'a');
                 s[at] = static_cast<char>(c);

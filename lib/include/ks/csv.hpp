@@ -157,6 +157,9 @@ private:
     std::vector<plan> plans_;
     std::vector<std::string> keys_;  // precomputed "\"name\":" (with a leading ',' after the first)
     size_t keys_size_ = 0;           // their total length
+    // Key i in key_slots_[32 i, 32 i + 32) when it fits, so that encode copies 32 bytes whatever its
+    // length (the value written after it overwrites the rest).
+    std::string key_slots_;
 };
 
 // Column names from a header row: blanks become column_N, duplicates get _2, _3...; Returns the

@@ -16,8 +16,48 @@ void append_string(std::string& out, std::string_view s);
 
 // The most bytes write_string can write for a string of n bytes (quotes, every byte as \u00XX).
 [[nodiscard]] constexpr size_t max_string_size(size_t n) { return 2 + 6 * n; }
+
+// Whether any of 8 bytes is < 0x20, '"' or '\\' (a borrow may flag a byte above a real one, never
+// a word without one).
+[[nodiscard]] inline bool word_needs_escape(std::uint64_t w) {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const auto zero_byte = [&](std::uint64_t v) { return (v - ones) & ~v & highs; };
+    const std::uint64_t control = (w - ones * 0x20) & ~w & highs;
+    return (control | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
+}
+
+char* write_string_any(char* p, std::string_view s);  // write_string for any length
 // append_string into memory with room for max_string_size(s.size()) bytes; returns the end.
-char* write_string(char* p, std::string_view s);
+// Strings of 4 to 16 bytes without an escape (most CSV text) are checked and copied as two
+// overlapping words, inline.
+inline char* write_string(char* p, std::string_view s) {
+    const size_t n = s.size();
+    const char* in = s.data();
+    if (n >= 8 && n <= 16) {
+        std::uint64_t head, tail;
+        std::memcpy(&head, in, 8);
+        std::memcpy(&tail, in + n - 8, 8);
+        if (!word_needs_escape(head) && !word_needs_escape(tail)) {
+            p[0] = '"';
+            std::memcpy(p + 1, &head, 8);
+            std::memcpy(p + 1 + n - 8, &tail, 8);
+            p[n + 1] = '"';
+            return p + n + 2;
+        }
+    } else if (n >= 4 && n < 8) {
+        std::uint32_t head, tail;
+        std::memcpy(&head, in, 4);
+        std::memcpy(&tail, in + n - 4, 4);
+        if (!word_needs_escape(head | std::uint64_t{tail} << 32)) {
+            p[0] = '"';
+            std::memcpy(p + 1, &head, 4);
+            std::memcpy(p + 1 + n - 4, &tail, 4);
+            p[n + 1] = '"';
+            return p + n + 2;
+        }
+    }
+    return write_string_any(p, s);
+}
 
 // Appends bytes as base64 (RFC 4648, padded), for bytes that are not valid UTF-8.
 void append_base64(std::string& out, std::string_view bytes);
