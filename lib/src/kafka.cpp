@@ -8,9 +8,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
-
-#include <malloc.h>
 #include <thread>
 
 namespace ks {
@@ -70,22 +67,7 @@ rd_kafka_conf_t* build_conf(const kafka_settings& s, const property_list& lib_de
     return conf;
 }
 
-// librdkafka builds each produce request (and reads each fetch response) in a buffer of about a
-// megabyte. glibc serves such a buffer with mmap and returns it with munmap, so every request
-// faulted a fresh megabyte in, and its pages were zeroed by the kernel: ~8,000 page faults per
-// million JSON rows, 5-7% of csv2kafka's CPU (perf). Freed buffers up to 4 MB are kept in the
-// heap instead, and up to 16 MB of free heap top is kept before it is given back; measured: about
-// 2 MB more peak RSS, 8% less CPU (docs/conventions.md).
-void keep_large_buffers() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        mallopt(M_MMAP_THRESHOLD, 4 << 20);
-        mallopt(M_TRIM_THRESHOLD, 16 << 20);
-    });
-}
-
 rd_kafka_t* new_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
-    keep_large_buffers();
     char errstr[512];
     rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
     if (!rk) {
@@ -191,7 +173,7 @@ producer::producer(const kafka_settings& settings, const property_list& defaults
         {"partitioner", "murmur2_random"},    // same partition for a key as the Java client
         {"message.timeout.ms", "60000"},      // a lost broker fails messages in a minute, not five
         {"linger.ms", "50"},                  // batches fill; 5 ms does not (NOTES.md)
-        {"queue.buffering.max.kbytes", "4096"},  // bounded memory: back-pressure instead of 1 GB
+        {"queue.buffering.max.kbytes", "6144"},  // bounded memory: back-pressure instead of 1 GB
     };
     auto* opaque = new handle_opaque{&state_, this};
     rd_kafka_conf_t* conf = nullptr;

@@ -83,6 +83,8 @@ struct converted_row {
     std::string problem;  // why a bad row is bad
 };
 
+constexpr size_t batch_text = 256u << 10;  // a conversion batch ends at 1,024 rows or this much text
+
 struct row_batch {
     std::string text;
     std::vector<converted_row> rows;
@@ -142,7 +144,12 @@ struct row_converter {
 class conversion_thread {
 public:
     explicit conversion_thread(std::function<bool(row_batch&)> fill) : fill_(std::move(fill)) {
-        for (int i = 0; i < 4; ++i) free_.push_back(std::make_unique<row_batch>());
+        for (int i = 0; i < 4; ++i) {
+            free_.push_back(std::make_unique<row_batch>());
+            // A batch stops at 256 KB of text; room for the row that crosses it and its encoder
+            // slack keeps the buffer from doubling to 512 KB (peak RSS).
+            free_.back()->text.reserve(batch_text + (64u << 10));
+        }
         thread_ = std::thread([this] { work(); });
     }
     ~conversion_thread() {
@@ -428,7 +435,7 @@ private:
                     const auto r = rd->next(rec, why);
                     if (r == csv::reader::result::end) return false;
                     conv.convert(r, rec.fields, rec.line, rec.raw, why, b);
-                    if (b.rows.size() >= 1024 || b.text.size() >= (256u << 10)) return true;
+                    if (b.rows.size() >= 1024 || b.text.size() >= batch_text) return true;
                 }
             });
             while (const row_batch* b = pipeline.next())
