@@ -10,6 +10,10 @@
 #include <cstring>
 #include <thread>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 namespace ks {
 
 namespace {
@@ -103,8 +107,8 @@ std::string client_state::last_error() const {
 void client_state::check(rd_kafka_t* rk, double timeout_s, const std::string& brokers) {
     if (fatal_) {
         char errstr[512] = "";
-        rd_kafka_fatal_error(rk, errstr, sizeof errstr);
-        throw runtime_failure(fmt::format("kafka: fatal error: {}", errstr));
+        rd_kafka_fatal_error(rk, errstr, sizeof errstr);  // empty when another handle (lane) raised it
+        throw runtime_failure(fmt::format("kafka: fatal error: {}", *errstr ? std::string(errstr) : last_error()));
     }
     const std::int64_t since = down_since_ms_.load();
     if (since == 0) return;
@@ -167,7 +171,35 @@ int wait_for_topic(rd_kafka_t* rk, client_state& state, const kafka_settings& se
 // ---------------------------------------------------------------------------------------------
 // producer
 
-producer::producer(const kafka_settings& settings, const property_list& defaults) : settings_(settings) {
+namespace {
+// The value a property ends up with: the last of the lib defaults, the tool's defaults and -F/-X
+// (as build_conf applies them; a topic.NAME spelling counts as NAME).
+std::string effective_property(const std::string& name, const std::string& fallback,
+                               std::initializer_list<const property_list*> layers) {
+    std::string value = fallback;
+    for (const auto* layer : layers)
+        for (const auto& [k, v] : *layer)
+            if (k == name || k == "topic." + name) value = v;
+    return value;
+}
+
+using partitioner_fn = std::int32_t (*)(const rd_kafka_topic_t*, const void*, size_t, std::int32_t, void*, void*);
+
+// librdkafka's own partitioner functions by their property name, so that a producer with several
+// lanes picks the partition of a keyed message exactly as librdkafka would.
+partitioner_fn partitioner_named(const std::string& name) {
+    if (name == "random") return rd_kafka_msg_partitioner_random;
+    if (name == "consistent") return rd_kafka_msg_partitioner_consistent;
+    if (name == "consistent_random") return rd_kafka_msg_partitioner_consistent_random;
+    if (name == "murmur2") return rd_kafka_msg_partitioner_murmur2;
+    if (name == "fnv1a") return rd_kafka_msg_partitioner_fnv1a;
+    if (name == "fnv1a_random") return rd_kafka_msg_partitioner_fnv1a_random;
+    return rd_kafka_msg_partitioner_murmur2_random;  // murmur2_random, librdkafka's validated default
+}
+}  // namespace
+
+producer::producer(const kafka_settings& settings, const property_list& defaults, int max_lanes)
+    : settings_(settings), tool_defaults_(defaults), max_lanes_(std::max(1, max_lanes)) {
     static const property_list lib_defaults = {
         {"enable.idempotence", "true"},       // acks=all, no duplicates from retries, ordered
         {"partitioner", "murmur2_random"},    // same partition for a key as the Java client
@@ -175,39 +207,93 @@ producer::producer(const kafka_settings& settings, const property_list& defaults
         {"linger.ms", "50"},                  // batches fill; 5 ms does not (NOTES.md)
         {"queue.buffering.max.kbytes", "6144"},  // bounded memory: back-pressure instead of 1 GB
     };
+    lib_defaults_ = &lib_defaults;
+    const std::initializer_list<const property_list*> layers = {&lib_defaults, &defaults, &settings.properties};
+    budget_bytes_ = std::stoull(effective_property("queue.buffering.max.kbytes", "1048576", layers)) * 1024;
+    partition_key_ = partitioner_named(effective_property("partitioner", "consistent_random", layers));
+    // A property only for tests against librdkafka's mock cluster: every handle would make its own.
+    if (effective_property("test.mock.num.brokers", "", layers) != "") max_lanes_ = 1;
+    add_lane();
+}
+
+void producer::add_lane() {
     auto* opaque = new handle_opaque{&state_, this};
     rd_kafka_conf_t* conf = nullptr;
     try {
-        conf = build_conf(settings_, lib_defaults, defaults, opaque);
+        conf = build_conf(settings_, *lib_defaults_, tool_defaults_, opaque);
     } catch (...) {
         delete opaque;
         throw;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_t* rk = nullptr;
     try {
-        rk_ = new_handle(RD_KAFKA_PRODUCER, conf);
+        rk = new_handle(RD_KAFKA_PRODUCER, conf);
     } catch (...) {
         delete opaque;
         throw;
     }
+    lane l;
+    l.rk = rk;
+    // librdkafka writes a byte to this pipe when the lane's main queue (delivery reports, errors)
+    // gets something, so that one poll(2) can wait on every lane.
+    if (::pipe2(l.wake, O_NONBLOCK | O_CLOEXEC) == 0) {
+        rd_kafka_queue_t* q = rd_kafka_queue_get_main(rk);
+        rd_kafka_queue_io_event_enable(q, l.wake[1], "1", 1);
+        rd_kafka_queue_destroy(q);
+    } else {
+        l.wake[0] = l.wake[1] = -1;
+    }
+    lanes_.push_back(l);
+    rk_ = lanes_.front().rk;
 }
 
 producer::~producer() {
-    auto* opaque = static_cast<handle_opaque*>(rd_kafka_opaque(rk_));
-    if (rd_kafka_outq_len(rk_) > 0) purge_all();
-    for (auto& t : topics_) rd_kafka_topic_destroy(t.handle);
-    rd_kafka_destroy(rk_);
-    delete opaque;
+    if (outq_len() > 0) purge_all();
+    for (auto& t : topics_)
+        for (auto* h : t.handles) rd_kafka_topic_destroy(h);
+    for (auto& l : lanes_) {
+        auto* opaque = static_cast<handle_opaque*>(rd_kafka_opaque(l.rk));
+        if (l.wake[0] >= 0) {
+            rd_kafka_queue_t* q = rd_kafka_queue_get_main(l.rk);
+            rd_kafka_queue_io_event_enable(q, -1, nullptr, 0);
+            rd_kafka_queue_destroy(q);
+        }
+        rd_kafka_destroy(l.rk);
+        delete opaque;
+        for (int fd : l.wake)
+            if (fd >= 0) ::close(fd);
+    }
+}
+
+int producer::outq_len() const {
+    int n = 0;
+    for (const auto& l : lanes_) n += rd_kafka_outq_len(l.rk);
+    return n;
 }
 
 rd_kafka_topic_t* producer::open_topic(const std::string& name) {
     const int partitions = wait_for_topic(rk_, state_, settings_, name);
-    topics_.push_back({rd_kafka_topic_new(rk_, name.c_str(), nullptr), partitions});
-    return topics_.back().handle;
+    // The other lanes open when the first topic shows they can be used: a partition belongs to
+    // one lane (partition mod lanes), so a topic of one partition needs one.
+    while (static_cast<int>(lanes_.size()) < std::min(max_lanes_, partitions)) add_lane();
+    log::info("topic {}: {} partition(s), {} producer connection(s) per broker", name, partitions, lanes_.size());
+    open_topic_entry entry;
+    entry.partitions = partitions;
+    for (auto& l : lanes_) entry.handles.push_back(rd_kafka_topic_new(l.rk, name.c_str(), nullptr));
+    topics_.push_back(std::move(entry));
+    return topics_.back().handles.front();
+}
+
+producer::open_topic_entry* producer::entry_of(rd_kafka_topic_t* topic) {
+    for (auto& t : topics_)
+        if (t.handles.front() == topic) return &t;
+    return nullptr;
 }
 
 void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<producer*>(static_cast<handle_opaque*>(opaque)->owner);
+    self->outstanding_bytes_ -= m->len + m->key_len;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         self->delivered_.fetch_add(1, std::memory_order_relaxed);
         self->state_.note_alive();
@@ -223,12 +309,44 @@ std::string producer::first_error() const {
     return first_error_;
 }
 
+std::int32_t producer::keyed_partition(const open_topic_entry& t, std::string_view key) const {
+    return partition_key_(t.handles.front(), key.data(), key.size(), t.partitions, nullptr, nullptr);
+}
+
+void producer::wait_for_budget(size_t bytes) {
+    // Several lanes share the queue budget: one lane's librdkafka queue has all of it, so the
+    // producer keeps the total of queued bytes under it itself.
+    while (lanes_.size() > 1 && outstanding_bytes_ > 0 && outstanding_bytes_ + bytes > budget_bytes_) {
+        if (signals::abort_requested()) return;
+        wait_for_room();
+    }
+}
+
 void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::string_view value,
                        std::int32_t partition) {
+    rd_kafka_topic_t* handle = topic;
+    if (lanes_.size() > 1) {
+        if (auto* t = entry_of(topic)) {
+            // Every message gets its partition here, so that each partition has one lane (one
+            // producer id, one order): the key's, or for keyless ones the current keyless partition,
+            // which moves on every 1,024 messages.
+            if (partition == RD_KAFKA_PARTITION_UA) {
+                if (key) {
+                    partition = keyed_partition(*t, *key);
+                } else {
+                    partition = t->next_keyless;
+                    if (++t->keyless_sent % 1024 == 0) t->next_keyless = (t->next_keyless + 1) % t->partitions;
+                }
+            }
+            handle = t->handles[static_cast<size_t>(partition) % t->handles.size()];
+        }
+        wait_for_budget(value.size() + (key ? key->size() : 0));
+    }
     for (;;) {
-        if (rd_kafka_produce(topic, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
+        if (rd_kafka_produce(handle, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
                              key ? key->data() : nullptr, key ? key->size() : 0, nullptr) == 0) {
             ++produced_;
+            outstanding_bytes_ += value.size() + (key ? key->size() : 0);
             return;
         }
         const auto err = rd_kafka_last_error();
@@ -238,8 +356,28 @@ void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> 
 }
 
 void producer::wait_for_room() {
-    rd_kafka_poll(rk_, 100);  // back-pressure: wait for deliveries to free the queue
-    state_.check(rk_, settings_.timeout_s, settings_.brokers);
+    // Back-pressure: wait up to 100 ms for delivery reports (any lane) to free the queue.
+    if (lanes_.size() == 1) {
+        rd_kafka_poll(rk_, 100);
+    } else {
+        bool served = false;
+        for (auto& l : lanes_) served |= rd_kafka_poll(l.rk, 0) > 0;
+        if (!served) {
+            std::vector<pollfd> fds;
+            for (auto& l : lanes_)
+                if (l.wake[0] >= 0) fds.push_back({l.wake[0], POLLIN, 0});
+            if (fds.size() == lanes_.size()) ::poll(fds.data(), fds.size(), 100);
+            else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        char drain[64];
+        for (auto& l : lanes_) {
+            if (l.wake[0] >= 0)
+                while (::read(l.wake[0], drain, sizeof drain) > 0) {
+                }
+            rd_kafka_poll(l.rk, 0);
+        }
+    }
+    for (auto& l : lanes_) state_.check(l.rk, settings_.timeout_s, settings_.brokers);
 }
 
 void producer::count_failure(rd_kafka_resp_err_t err) {
@@ -252,73 +390,97 @@ void producer::count_failure(rd_kafka_resp_err_t err) {
 
 void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> messages) {
     if (messages.empty()) return;
-    auto entry = std::find_if(topics_.begin(), topics_.end(), [&](const auto& t) { return t.handle == topic; });
+    open_topic_entry* entry = entry_of(topic);
     std::int32_t keyless = RD_KAFKA_PARTITION_UA;
-    if (entry != topics_.end()) {
+    if (entry) {
         keyless = entry->next_keyless;
         entry->next_keyless = (entry->next_keyless + 1) % entry->partitions;
     }
-    batch_.resize(messages.size());
-    for (size_t i = 0; i < messages.size(); ++i) {
-        const auto& m = messages[i];
-        auto& r = batch_[i];
-        r = rd_kafka_message_t{};
+    const size_t lanes = entry ? entry->handles.size() : 1;
+    for (auto& b : batches_) b.clear();
+    batches_.resize(lanes);
+    std::vector<size_t>& bytes = batch_bytes_;
+    bytes.assign(lanes, 0);
+    for (const auto& m : messages) {
+        rd_kafka_message_t r{};
         r.payload = const_cast<char*>(m.value.data());
         r.len = m.value.size();
         if (m.key) {
             r.key = const_cast<char*>(m.key->data());
             r.key_len = m.key->size();
-            r.partition = RD_KAFKA_PARTITION_UA;  // the partitioner's choice (murmur2 by default)
+            // One lane: the partitioner's choice (murmur2 by default). Several: the same choice,
+            // made here, because the partition decides the lane.
+            r.partition = lanes > 1 ? keyed_partition(*entry, *m.key) : RD_KAFKA_PARTITION_UA;
         } else {
             r.partition = keyless;
         }
+        const size_t lane = r.partition == RD_KAFKA_PARTITION_UA ? 0 : static_cast<size_t>(r.partition) % lanes;
+        batches_[lane].push_back(r);
+        bytes[lane] += r.len + r.key_len;
     }
-    size_t from = 0;
-    while (from < batch_.size()) {
-        const int n = static_cast<int>(batch_.size() - from);
-        const int queued = rd_kafka_produce_batch(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION,
-                                                  batch_.data() + from, n);
-        if (queued == n) {
-            produced_ += static_cast<std::uint64_t>(n);
-            return;
+    for (size_t lane = 0; lane < lanes; ++lane) {
+        auto& batch = batches_[lane];
+        if (batch.empty()) continue;
+        rd_kafka_topic_t* handle = entry ? entry->handles[lane] : topic;
+        wait_for_budget(bytes[lane]);
+        size_t from = 0;
+        while (from < batch.size()) {
+            const int n = static_cast<int>(batch.size() - from);
+            const int queued = rd_kafka_produce_batch(handle, RD_KAFKA_PARTITION_UA,
+                                                      RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION, batch.data() + from, n);
+            if (queued == n) {
+                produced_ += static_cast<std::uint64_t>(n);
+                for (size_t i = from; i < batch.size(); ++i) outstanding_bytes_ += batch[i].len + batch[i].key_len;
+                break;
+            }
+            // A full queue fails the first message that does not fit and every one after it (they
+            // are queued again after a wait, in order); any other error fails that message alone.
+            size_t i = from;
+            for (; i < batch.size(); ++i) {
+                const auto err = batch[i].err;
+                if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+                if (err) {
+                    count_failure(err);
+                } else {
+                    ++produced_;
+                    outstanding_bytes_ += batch[i].len + batch[i].key_len;
+                }
+            }
+            from = i;
+            if (from == batch.size()) break;
+            if (signals::abort_requested()) {
+                for (; from < batch.size(); ++from) count_failure(RD_KAFKA_RESP_ERR__QUEUE_FULL);
+                break;
+            }
+            for (size_t k = from; k < batch.size(); ++k) batch[k].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+            wait_for_room();
         }
-        // A full queue fails the first message that does not fit and every one after it (they are
-        // queued again after a wait, in order); any other error fails that message alone.
-        size_t i = from;
-        for (; i < batch_.size(); ++i) {
-            const auto err = batch_[i].err;
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-            if (err) count_failure(err);
-            else ++produced_;
-        }
-        from = i;
-        if (from == batch_.size()) return;
-        if (signals::abort_requested()) {
-            for (; from < batch_.size(); ++from) count_failure(RD_KAFKA_RESP_ERR__QUEUE_FULL);
-            return;
-        }
-        wait_for_room();
     }
 }
 
-void producer::poll(int timeout_ms) { rd_kafka_poll(rk_, timeout_ms); }
+void producer::poll(int timeout_ms) {
+    rd_kafka_poll(rk_, timeout_ms);
+    for (size_t i = 1; i < lanes_.size(); ++i) rd_kafka_poll(lanes_[i].rk, 0);
+}
 
 void producer::purge_all() {
-    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (auto& l : lanes_) rd_kafka_purge(l.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     // Purged messages report back as failed through the delivery callback, served here.
-    for (int i = 0; i < 50 && rd_kafka_outq_len(rk_) > 0; ++i) rd_kafka_flush(rk_, 100);
+    for (int i = 0; i < 50 && outq_len() > 0; ++i)
+        for (auto& l : lanes_) rd_kafka_flush(l.rk, 100 / static_cast<int>(lanes_.size()));
 }
 
 void producer::flush() {
-    while (rd_kafka_outq_len(rk_) > 0) {
+    while (outq_len() > 0) {
         if (signals::abort_requested()) {
-            log::warn("second signal: not waiting for {} queued messages", rd_kafka_outq_len(rk_));
+            log::warn("second signal: not waiting for {} queued messages", outq_len());
             purge_all();
             return;
         }
-        rd_kafka_flush(rk_, 100);
+        for (auto& l : lanes_)
+            if (rd_kafka_outq_len(l.rk) > 0) rd_kafka_flush(l.rk, 100 / static_cast<int>(lanes_.size()));
         try {
-            state_.check(rk_, settings_.timeout_s, settings_.brokers);
+            for (auto& l : lanes_) state_.check(l.rk, settings_.timeout_s, settings_.brokers);
         } catch (const runtime_failure& e) {
             {
                 std::lock_guard lock(error_mutex_);

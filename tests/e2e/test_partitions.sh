@@ -85,14 +85,40 @@ assert_eq yes "$( ((uncompressed > payload)) && echo yes || echo "no: $uncompres
 assert_eq yes "$( ((compressed * 3 < payload)) && echo yes || echo "no: $compressed bytes of log for $payload")" \
   "-X compression.codec=lz4: the log is under a third of the payload"
 
-# A pipe is produced row by row (librdkafka's sticky partitioner): every row arrives once.
+# A pipe is produced row by row. The producer has two connections (lanes), partition p going
+# through lane p mod 2, so it picks every partition itself: keyless rows stay on one partition for
+# 1,024 rows, then the next; keyed rows go where murmur2 puts them, in input order per key.
 topic=$(new_topic pipe 3)
 set +e
-seq 1 3000 | { echo n; cat; } | csv2kafka -o "kafka:$topic" --stats 2>"$SCRATCH/pipe.err"
+seq 1 3000 | { echo n; cat; } | csv2kafka -o "kafka:$topic" --stats -v 2>"$SCRATCH/pipe.err"
 RC=$?
 set -e
 assert_eq 0 "$RC" "csv2kafka from a pipe exit code"
 assert_eq 3000 "$(stat delivered "$(cat "$SCRATCH/pipe.err")")" "pipe rows delivered"
-assert_eq "$(seq 1 3000)" "$(topic_values "$topic" | sed 's/{"n":\([0-9]*\)}/\1/' | sort -n)" "pipe rows, each once"
+assert_eq 1 "$(grep -c "topic $topic: 3 partition(s), 2 producer connection(s) per broker" "$SCRATCH/pipe.err")" \
+  "two producer connections for a topic of 3 partitions"
+layout "$topic" | sed 's/ {"n":\([0-9]*\)}/ \1/g' | runs > "$SCRATCH/pipe-runs"
+printf '0:1-1024\n1:1025-2048\n2:2049-3000\n' > "$SCRATCH/pipe-expected"
+assert_files_equal "$SCRATCH/pipe-expected" "$SCRATCH/pipe-runs" "pipe rows: 1,024 to a partition, in order"
+
+keyed_pipe=$(new_topic keyed-pipe 3)
+set +e
+cat "$SCRATCH/keyed.csv" | csv2kafka -o "kafka:$keyed_pipe" -k k --stats 2>"$SCRATCH/keyed-pipe.err"
+RC=$?
+set -e
+assert_eq 0 "$RC" "keyed csv2kafka from a pipe exit code"
+kcat -C -b "$KAFKA_BROKERS" -t "$keyed_pipe" -e -q -o beginning -f '%k %p\n' 2>/dev/null | sort -u > "$SCRATCH/ours-pipe"
+assert_files_equal "$SCRATCH/theirs" "$SCRATCH/ours-pipe" "pipe: key -> partition as murmur2_random"
+kcat -C -b "$KAFKA_BROKERS" -t "$keyed_pipe" -e -q -o beginning -f '%k %s\n' 2>/dev/null |
+  sed 's/{"k":"[^"]*","v":\([0-9]*\)}/\1/' | sort -s -k1,1 > "$SCRATCH/by-key-pipe"
+assert_files_equal "$SCRATCH/by-key-expected" "$SCRATCH/by-key-pipe" "pipe: keyed values, in input order per key"
+
+# A topic of one partition needs one connection.
+single=$(new_topic single 1)
+run csv2kafka "$SCRATCH/seq.csv" -o "kafka:$single" --stats -v
+assert_eq 0 "$RC" "csv2kafka to one partition exit code"
+assert_eq 1 "$(grep -c "topic $single: 1 partition(s), 1 producer connection(s) per broker" <<<"$ERR")" \
+  "one producer connection for a topic of one partition"
+assert_eq "$(seq 1 10000)" "$(topic_values "$single" | sed 's/{"n":\([0-9]*\)}/\1/')" "one partition: every row, in order"
 
 finish

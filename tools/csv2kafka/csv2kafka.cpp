@@ -55,9 +55,9 @@ void declare(CLI::App& app, options& o) {
         "  csv2kafka data.csv -o kafka:t --loop --duration 60 --rate 10\n"
         "Types are inferred per column (int, float, bool, string; empty = null) without losing\n"
         "information: leading zeros and integers beyond 2^53 stay strings.\n"
-        "Partitions: keyed rows by murmur2 of the key (as the Java client); keyless rows of a file\n"
-        "1,024 at a time to one partition, then the next; from a pipe or paced, librdkafka's sticky\n"
-        "partitioner.");
+        "Partitions: keyed rows by murmur2 of the key (as the Java client); keyless rows 1,024 at a\n"
+        "time to one partition, then the next. Two producer connections per broker when the topic\n"
+        "has two partitions or more (partition p through connection p mod 2), each idempotent.");
 }
 
 namespace {

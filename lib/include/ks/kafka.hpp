@@ -72,7 +72,11 @@ int wait_for_topic(rd_kafka_t* rk, client_state& state, const kafka_settings& se
 class producer {
 public:
     // `defaults` are the tool's librdkafka defaults; settings.properties (from -F/-X) override them.
-    producer(const kafka_settings& settings, const property_list& defaults);
+    // max_lanes: librdkafka producers (each its own connection to each broker) that share the work,
+    // partition p going through lane p mod lanes; opened when a topic has that many partitions.
+    // A broker handles one request of a connection at a time, so two connections keep it busier.
+    // Each lane is idempotent; a partition has one lane, so one producer id and one order.
+    producer(const kafka_settings& settings, const property_list& defaults, int max_lanes = 1);
     ~producer();
     producer(const producer&) = delete;
     producer& operator=(const producer&) = delete;
@@ -82,12 +86,13 @@ public:
 
     // Queues one message (copied). On a full queue it serves delivery reports and retries: the
     // caller is slowed down, never dropped. Gives up only on a second signal or a dead broker.
+    // With several lanes a keyless message goes to a partition that moves on every 1,024 messages.
     void produce(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::string_view value,
                  std::int32_t partition = RD_KAFKA_PARTITION_UA);
-    // Queues messages in order, like produce() one by one, but in one call to librdkafka: its
-    // clock is read once, not three times a message. Keyed messages go through the partitioner;
-    // the keyless ones of a call all go to one partition, the next call's to the next partition
-    // that has a leader (the sticky partitioning of librdkafka and Java, a batch at a time).
+    // Queues messages in order, like produce() one by one, but in one call to librdkafka per lane:
+    // its clock is read once, not three times a message. Keyed messages go to the partitioner's
+    // partition; the keyless ones of a call all go to one partition, the next call's to the next
+    // partition (the sticky partitioning of librdkafka and Java, a batch at a time).
     void produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> messages);
     void poll(int timeout_ms);
     // Waits for every queued message to be acknowledged or failed. A second signal, or brokers
@@ -98,23 +103,43 @@ public:
     [[nodiscard]] std::uint64_t delivered() const { return delivered_.load(); }
     [[nodiscard]] std::uint64_t failed() const { return failed_.load(); }
     [[nodiscard]] std::string first_error() const;
-    [[nodiscard]] rd_kafka_t* handle() const { return rk_; }
+    [[nodiscard]] rd_kafka_t* handle() const { return rk_; }  // the first lane
+    [[nodiscard]] size_t lanes() const { return lanes_.size(); }
 
 private:
-    static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
-    void purge_all();
-    kafka_settings settings_;
-    client_state state_;
-    rd_kafka_t* rk_ = nullptr;
-    struct open_topic_entry {
-        rd_kafka_topic_t* handle;
-        int partitions;
-        int next_keyless = 0;  // the partition of the next batch's keyless messages
+    struct lane {
+        rd_kafka_t* rk = nullptr;
+        int wake[2] = {-1, -1};  // a pipe librdkafka writes to when the lane's main queue gets events
     };
-    std::vector<open_topic_entry> topics_;
-    std::vector<rd_kafka_message_t> batch_;  // produce_batch's array, reused
+    struct open_topic_entry {
+        std::vector<rd_kafka_topic_t*> handles;  // one per lane; the first is the caller's handle
+        int partitions = 0;
+        int next_keyless = 0;          // the partition of the next keyless messages
+        std::uint64_t keyless_sent = 0;  // keyless messages given to produce() (several lanes)
+    };
+    static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+    void add_lane();
+    void purge_all();
+    [[nodiscard]] int outq_len() const;
+    open_topic_entry* entry_of(rd_kafka_topic_t* topic);
+    [[nodiscard]] std::int32_t keyed_partition(const open_topic_entry& t, std::string_view key) const;
+    void wait_for_budget(size_t bytes);  // several lanes: keeps queued bytes within the one budget
     void count_failure(rd_kafka_resp_err_t err);  // a message given up (a full queue: on a second signal)
     void wait_for_room();  // a full queue: serves delivery reports for up to 100 ms, checks the broker
+
+    kafka_settings settings_;
+    property_list tool_defaults_;
+    const property_list* lib_defaults_ = nullptr;
+    int max_lanes_ = 1;
+    client_state state_;
+    std::vector<lane> lanes_;
+    rd_kafka_t* rk_ = nullptr;  // lanes_[0].rk
+    std::vector<open_topic_entry> topics_;
+    std::vector<std::vector<rd_kafka_message_t>> batches_;  // produce_batch's arrays, one per lane, reused
+    std::vector<size_t> batch_bytes_;
+    std::uint64_t budget_bytes_ = 0;       // queue.buffering.max.kbytes, for all lanes together
+    std::uint64_t outstanding_bytes_ = 0;  // queued, not yet reported (payloads and keys)
+    std::int32_t (*partition_key_)(const rd_kafka_topic_t*, const void*, size_t, std::int32_t, void*, void*) = nullptr;
     std::uint64_t produced_ = 0;
     std::atomic<std::uint64_t> delivered_{0};
     std::atomic<std::uint64_t> failed_{0};
