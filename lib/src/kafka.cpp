@@ -41,26 +41,27 @@ void on_error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     static_cast<handle_opaque*>(opaque)->state->on_error(rk, err, reason);
 }
 
-void set_property(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+void set_property(rd_kafka_conf_t* conf, const std::string& name, const std::string& value, bool announce = true) {
     char errstr[512];
     auto result = rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr);
     // kcat style: topic.PROP sets a default topic property, which librdkafka takes on the global conf.
     if (result == RD_KAFKA_CONF_UNKNOWN && name.starts_with("topic."))
         result = rd_kafka_conf_set(conf, name.c_str() + 6, value.c_str(), errstr, sizeof errstr);
     if (result != RD_KAFKA_CONF_OK) throw usage_error(fmt::format("-X {}: {}", name, errstr));
-    if (log::enabled(log::level::info))
+    if (announce && log::enabled(log::level::info))
         log::info("property {}={}", name, is_secret_property(name) ? "[redacted]" : value);
 }
 
+// announce: -v lists the properties (once a process: not again for a producer's second lane).
 rd_kafka_conf_t* build_conf(const kafka_settings& s, const property_list& lib_defaults, const property_list& tool_defaults,
-                            handle_opaque* opaque) {
+                            handle_opaque* opaque, bool announce = true) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     try {
-        set_property(conf, "bootstrap.servers", s.brokers);
-        set_property(conf, "log.connection.close", "false");
-        for (const auto& [k, v] : lib_defaults) set_property(conf, k, v);
-        for (const auto& [k, v] : tool_defaults) set_property(conf, k, v);
-        for (const auto& [k, v] : s.properties) set_property(conf, k, v);
+        set_property(conf, "bootstrap.servers", s.brokers, announce);
+        set_property(conf, "log.connection.close", "false", announce);
+        for (const auto& [k, v] : lib_defaults) set_property(conf, k, v, announce);
+        for (const auto& [k, v] : tool_defaults) set_property(conf, k, v, announce);
+        for (const auto& [k, v] : s.properties) set_property(conf, k, v, announce);
     } catch (...) {
         rd_kafka_conf_destroy(conf);
         throw;
@@ -220,7 +221,7 @@ void producer::add_lane() {
     auto* opaque = new handle_opaque{&state_, this};
     rd_kafka_conf_t* conf = nullptr;
     try {
-        conf = build_conf(settings_, *lib_defaults_, tool_defaults_, opaque);
+        conf = build_conf(settings_, *lib_defaults_, tool_defaults_, opaque, lanes_.empty());
     } catch (...) {
         delete opaque;
         throw;
