@@ -509,6 +509,10 @@ consumer::consumer(const kafka_settings& settings, const std::string& group, con
         {"enable.partition.eof", "true"},       // positions at the end, for -e
         {"isolation.level", "read_committed"},
         {"queued.max.messages.kbytes", "2048"},  // prefetch bounded: 2 MB a partition, not 64 (see wake_fetcher)
+        // A broker has one fetch request of ours at a time: one that waits for new data in a drained
+        // partition holds up the others, whose queues were full when it left. librdkafka's 500 ms
+        // made a 0.5 s stall in every drain of a backlog (docs/conventions.md). -e runs drain: 20 ms.
+        {"fetch.wait.max.ms", exit_at_end ? "20" : "100"},
     };
     auto* opaque = new handle_opaque{&state_, this};
     rd_kafka_conf_t* conf = nullptr;
