@@ -23,9 +23,11 @@ assert_eq "$(printf 'a,b,c,d\n6,,true,"{""e"":[1,2]}"')" "$(cat "$SCRATCH/fields
 topic=$(new_topic records 1)
 seq 1 2500 | awk 'BEGIN { print "n" } { print }' | csv2kafka -o "kafka:$topic"
 mkdir "$SCRATCH/records"
-run kbatch-dump -i "kafka:$topic" -g "r-$topic" -d "$SCRATCH/records" -e --batch-records 1000
+run kbatch-dump -i "kafka:$topic" -g "r-$topic" -d "$SCRATCH/records" -e --batch-records 1000 -v
 assert_eq 0 "$RC" "batch-records: exit code ($ERR)"
 assert_eq "1000 1000 500" "$(for f in "$SCRATCH"/records/*; do wc -l < "$f"; done | xargs)" "batch-records: file sizes"
+# A drain (-e) does not let the broker hold a fetch for long (docs/conventions.md: fetch.wait.max.ms).
+assert_eq 1 "$(grep -c '^kbatch-dump: property fetch.wait.max.ms=20$' <<<"$ERR")" "-e: fetches wait at most 20 ms"
 
 # --batch-seconds: a slow producer (10/s for 3 s) and 1 s batches give several files with all
 # 30 records; --idle-timeout ends the run 4 s after the last record.
