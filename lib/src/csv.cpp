@@ -111,6 +111,11 @@ private:
     char delim_;
 #endif
 };
+
+// The bits of a 64-byte block at `at` that hold data, not the padding past `end` (at < end).
+inline std::uint64_t data_bits(size_t at, size_t end) {
+    return end - at < 64 ? (std::uint64_t{1} << (end - at)) - 1 : ~std::uint64_t{0};
+}
 }  // namespace
 
 // Parses one record starting at in_.pos. `next` receives where the following record starts.
@@ -140,7 +145,7 @@ reader::parse_status reader::parse(record& r, std::string& why, size_t& next) {
     const auto load = [&](size_t at) {
         block = at;
         bits = structural(b + at);
-        if (end - at < 64) bits &= (std::uint64_t{1} << (end - at)) - 1;  // not the padding
+        bits &= data_bits(at, end);
     };
     for (;;) {  // one field per iteration
         if (p < end && b[p] == '"') {
@@ -338,11 +343,9 @@ void reader::tally_plain(std::vector<type_tally>& tallies, const std::vector<boo
                 bool found = false;
                 for (; at < end; at += 64) {
                     bits = structural(b + at, special);
-                    if (end - at < 64) {
-                        const std::uint64_t inside = (std::uint64_t{1} << (end - at)) - 1;  // not the padding
-                        bits &= inside;
-                        special &= inside;
-                    }
+                    const std::uint64_t data = data_bits(at, end);
+                    bits &= data;
+                    special &= data;
                     if (bits != 0 || special != 0) {
                         found = true;
                         break;
@@ -679,28 +682,15 @@ char* put(char* p, std::string_view s) {
     return p + s.size();
 }
 
-// put, inline for up to 16 bytes: two overlapping loads and stores instead of a call.
+// put, inline for up to 16 bytes instead of a call.
 inline char* put_small(char* p, std::string_view s) {
     const size_t n = s.size();
-    const char* in = s.data();
-    if (n >= 8 && n <= 16) {
-        std::uint64_t head, tail;
-        std::memcpy(&head, in, 8);
-        std::memcpy(&tail, in + n - 8, 8);
-        std::memcpy(p, &head, 8);
-        std::memcpy(p + n - 8, &tail, 8);
-        return p + n;
-    }
-    if (n >= 4 && n < 8) {
-        std::uint32_t head, tail;
-        std::memcpy(&head, in, 4);
-        std::memcpy(&tail, in + n - 4, 4);
-        std::memcpy(p, &head, 4);
-        std::memcpy(p + n - 4, &tail, 4);
+    if (n >= 4 && n <= 16) {
+        json::copy_4_to_16(p, s.data(), n);
         return p + n;
     }
     if (n < 4) {
-        for (size_t i = 0; i < n; ++i) p[i] = in[i];
+        for (size_t i = 0; i < n; ++i) p[i] = s[i];
         return p + n;
     }
     return put(p, s);

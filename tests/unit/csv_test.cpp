@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -276,45 +277,75 @@ TEST_CASE("csv reader: input arriving a byte at a time through a pipe parses the
     CHECK(rows[3].line == 6);
 }
 
+namespace {
+// What generate_csv writes: values made of random pieces, and how often it adds a blank line
+// before a record or quotes a value that would not need it.
+struct csv_shape {
+    char delim;
+    std::vector<std::string> pieces;
+    unsigned blank_one_in, quote_one_in;
+    std::function<unsigned()> piece_count;  // pieces in one value
+};
+
+// Appends `records` records of `columns` random values to text: quoted when they hold the
+// delimiter, a quote or a line break (or at random), CRLF or LF endings, blank lines, and a final
+// line break or not. Appends to expected the rows they read back as, with their first line.
+void generate_csv(const std::function<unsigned(unsigned)>& pick, const csv_shape& shape, unsigned columns,
+                  unsigned records, std::string& text, std::vector<row>& expected) {
+    std::uint64_t line = 1;
+    const std::string special = std::string("\"\r\n") + shape.delim;
+    for (unsigned r = 0; r < records; ++r) {
+        while (pick(shape.blank_one_in) == 0) text += pick(2) ? "\r\n" : "\n", ++line;
+        row want{reader::result::record, {}, line, {}, {}};
+        for (unsigned c = 0; c < columns; ++c) {
+            std::string value;
+            for (unsigned k = shape.piece_count(); k > 0; --k)
+                value += shape.pieces[pick(static_cast<unsigned>(shape.pieces.size()))];
+            // A lone empty unquoted value would be a blank line: quote it.
+            const bool quote = value.find_first_of(special) != std::string::npos || (columns == 1 && value.empty()) ||
+                               pick(shape.quote_one_in) == 0;
+            if (c > 0) text += shape.delim;
+            if (quote) {
+                text += '"';
+                for (char ch : value) {
+                    if (ch == '"') text += '"';
+                    text += ch;
+                    if (ch == '\n') ++line;
+                }
+                text += '"';
+            } else {
+                text += value;
+            }
+            want.fields.push_back(value);
+        }
+        expected.push_back(std::move(want));
+        if (r + 1 < records || pick(2)) text += pick(2) ? "\r\n" : "\n", ++line;
+    }
+}
+
+// Whether the reader gave exactly the expected records, fields and lines.
+bool reads_back(const std::vector<row>& rows, const std::vector<row>& expected) {
+    bool same = rows.size() == expected.size();
+    for (size_t i = 0; same && i < rows.size(); ++i)
+        same = rows[i].result == reader::result::record && rows[i].fields == expected[i].fields &&
+               rows[i].line == expected[i].line;
+    return same;
+}
+}  // namespace
+
 // Property: any well-formed CSV (random values with delimiters, quotes, LF/CRLF inside quotes, CRLF
 // or LF endings, blank lines, optional BOM and final newline) reads back as the values it was written
 // from, with the right starting lines, however the bytes are split into reads.
 TEST_CASE("csv reader: generated well-formed CSV reads back exactly", "[csv][reader]") {
     std::mt19937 rng(20240115);
-    const auto pick = [&rng](unsigned n) { return static_cast<unsigned>(rng() % n); };
-    const char* const pieces[] = {"a", "b", ",", "\"", "\n", "\r\n", " ", "\xC3\xA9"};
+    const std::function<unsigned(unsigned)> pick = [&rng](unsigned n) { return static_cast<unsigned>(rng() % n); };
+    const csv_shape shape{',', {"a", "b", ",", "\"", "\n", "\r\n", " ", "\xC3\xA9"}, 5, 3, [&] { return pick(5); }};
     int mismatches = 0;
     for (int iteration = 0; iteration < 300; ++iteration) {
         std::string text = pick(4) == 0 ? "\xEF\xBB\xBF" : "";
         std::vector<row> expected;
-        std::uint64_t line = 1;
         const unsigned columns = 1 + pick(4), records = 1 + pick(6);
-        for (unsigned r = 0; r < records; ++r) {
-            while (pick(5) == 0) text += pick(2) ? "\r\n" : "\n", ++line;
-            row want{reader::result::record, {}, line, {}, {}};
-            for (unsigned c = 0; c < columns; ++c) {
-                std::string value;
-                for (unsigned k = pick(5); k > 0; --k) value += pieces[pick(8)];
-                // A lone empty unquoted value would be a blank line: quote it.
-                const bool quote = value.find_first_of(",\"\r\n") != std::string::npos ||
-                                   (columns == 1 && value.empty()) || pick(3) == 0;
-                if (c > 0) text += ',';
-                if (quote) {
-                    text += '"';
-                    for (char ch : value) {
-                        if (ch == '"') text += '"';
-                        text += ch;
-                        if (ch == '\n') ++line;
-                    }
-                    text += '"';
-                } else {
-                    text += value;
-                }
-                want.fields.push_back(value);
-            }
-            expected.push_back(std::move(want));
-            if (r + 1 < records || pick(2)) text += pick(2) ? "\r\n" : "\n", ++line;
-        }
+        generate_csv(pick, shape, columns, records, text, expected);
 
         int fds[2];
         REQUIRE(::pipe(fds) == 0);
@@ -333,12 +364,7 @@ TEST_CASE("csv reader: generated well-formed CSV reads back exactly", "[csv][rea
         reader rd(fds[0], "-", ',');
         auto rows = read_all(rd);
         writer.join();
-
-        bool same = rows.size() == expected.size();
-        for (size_t i = 0; same && i < rows.size(); ++i)
-            same = rows[i].result == reader::result::record && rows[i].fields == expected[i].fields &&
-                   rows[i].line == expected[i].line;
-        if (!same && ++mismatches <= 3) FAIL_CHECK("mismatch reading: " << text);
+        if (!reads_back(rows, expected) && ++mismatches <= 3) FAIL_CHECK("mismatch reading: " << text);
     }
     CHECK(mismatches == 0);
 }
@@ -348,48 +374,22 @@ TEST_CASE("csv reader: generated well-formed CSV reads back exactly", "[csv][rea
 // across block boundaries), both delimiters, quoted and unquoted fields side by side.
 TEST_CASE("csv reader: generated CSV with long values reads back exactly from a file", "[csv][reader]") {
     std::mt19937 rng(77);
-    const auto pick = [&rng](unsigned n) { return static_cast<unsigned>(rng() % n); };
+    const std::function<unsigned(unsigned)> pick = [&rng](unsigned n) { return static_cast<unsigned>(rng() % n); };
     ks_test::temp_dir dir;
     int mismatches = 0;
     for (int iteration = 0; iteration < 200; ++iteration) {
         const char delim = pick(2) ? ',' : ';';
-        const std::string pieces[] = {"a", "bcdefgh", std::string(1, delim), "\"", "\n", "\r\n", " ", "\xC3\xA9", "12", "."};
+        const csv_shape shape{delim,
+                              {"a", "bcdefgh", std::string(1, delim), "\"", "\n", "\r\n", " ", "\xC3\xA9", "12", "."},
+                              9,
+                              5,
+                              [&] { return pick(4) == 0 ? pick(40) : pick(4); }};
         std::string text;
         std::vector<row> expected;
-        std::uint64_t line = 1;
         const unsigned columns = 1 + pick(12), records = 1 + pick(40);
-        for (unsigned r = 0; r < records; ++r) {
-            while (pick(9) == 0) text += pick(2) ? "\r\n" : "\n", ++line;
-            row want{reader::result::record, {}, line, {}, {}};
-            for (unsigned c = 0; c < columns; ++c) {
-                std::string value;
-                for (unsigned k = pick(4) == 0 ? pick(40) : pick(4); k > 0; --k) value += pieces[pick(10)];
-                const bool quote = value.find_first_of(std::string("\"\r\n") + delim) != std::string::npos ||
-                                   (columns == 1 && value.empty()) || pick(5) == 0;
-                if (c > 0) text += delim;
-                if (quote) {
-                    text += '"';
-                    for (char ch : value) {
-                        if (ch == '"') text += '"';
-                        text += ch;
-                        if (ch == '\n') ++line;
-                    }
-                    text += '"';
-                } else {
-                    text += value;
-                }
-                want.fields.push_back(value);
-            }
-            expected.push_back(std::move(want));
-            if (r + 1 < records || pick(2)) text += pick(2) ? "\r\n" : "\n", ++line;
-        }
+        generate_csv(pick, shape, columns, records, text, expected);
         reader rd(dir.write("gen.csv", text), delim);
-        auto rows = read_all(rd);
-        bool same = rows.size() == expected.size();
-        for (size_t i = 0; same && i < rows.size(); ++i)
-            same = rows[i].result == reader::result::record && rows[i].fields == expected[i].fields &&
-                   rows[i].line == expected[i].line;
-        if (!same && ++mismatches <= 3) FAIL_CHECK("mismatch reading: " << text);
+        if (!reads_back(read_all(rd), expected) && ++mismatches <= 3) FAIL_CHECK("mismatch reading: " << text);
     }
     CHECK(mismatches == 0);
 }

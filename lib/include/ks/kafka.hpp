@@ -104,7 +104,6 @@ public:
     [[nodiscard]] std::uint64_t failed() const { return failed_.load(); }
     [[nodiscard]] std::string first_error() const;
     [[nodiscard]] rd_kafka_t* handle() const { return rk_; }  // the first lane
-    [[nodiscard]] size_t lanes() const { return lanes_.size(); }
 
 private:
     struct lane {
