@@ -1,5 +1,6 @@
 // ks::json: string escaping, the number grammar, base64, the padded buffer for simdjson, minify.
 #include "ks/json.hpp"
+#include "json_write.hpp"
 
 #include <catch2/catch.hpp>
 

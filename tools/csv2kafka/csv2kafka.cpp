@@ -4,6 +4,7 @@
 #include "ks/csv.hpp"
 #include "ks/error.hpp"
 #include "ks/io.hpp"
+#include "ks/sink.hpp"
 #include "ks/json.hpp"
 #include "ks/log.hpp"
 #include "ks/pacing.hpp"

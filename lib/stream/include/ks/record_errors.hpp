@@ -4,7 +4,7 @@
 #pragma once
 
 #include "ks/cli.hpp"
-#include "ks/io.hpp"
+#include "ks/sink.hpp"
 
 #include <cstdint>
 #include <memory>

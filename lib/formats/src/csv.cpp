@@ -3,6 +3,7 @@
 #include "ks/error.hpp"
 #include "ks/io.hpp"
 #include "ks/json.hpp"
+#include "json_write.hpp"
 
 #include <fmt/core.h>
 
@@ -308,6 +309,9 @@ inline value_kind classify_padded(const char* s, size_t n) { return classify({s,
 #endif
 }  // namespace
 
+// Tallies (as tally_record does) the records that start before the input offset `stop` and are
+// plain: wholly in the buffer, ASCII, without a quote. Returns at the first other record, which
+// next() then reads; reads nothing from the input itself.
 void reader::tally_plain(std::vector<type_tally>& tallies, const std::vector<bool>& skip, std::uint64_t stop) {
     scan_valid_ = false;  // in_.pos moves
     const size_t columns = tallies.size();

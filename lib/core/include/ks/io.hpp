@@ -1,16 +1,11 @@
-// Sinks: where records go. stdout and files get JSON lines through a buffered writer that checks
-// every write; Kafka gets one message per record through the producer (kafka.hpp).
+// Bytes in and out of files, pipes and standard streams: a buffered writer that checks every
+// write, an input buffer that keeps records contiguous, and the waits that honour signals.
 #pragma once
 
-#include "ks/config.hpp"
-#include "ks/outgoing.hpp"
-#include "ks/spec.hpp"
-
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
-#include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -127,37 +122,5 @@ private:
     input_buffer in_;
     std::uint64_t line_ = 0;
 };
-
-struct sink_counts {
-    std::uint64_t written = 0;    // handed to the sink
-    std::uint64_t delivered = 0;  // acknowledged (Kafka) or written out (files)
-    std::uint64_t failed = 0;     // not delivered
-    std::string first_error;      // why the first failure happened
-};
-
-class record_sink {
-public:
-    virtual ~record_sink() = default;
-    // key: nullopt = null key. Files and stdout ignore the key.
-    virtual void write(std::optional<std::string_view> key, std::string_view value) = 0;
-    // The same as write() for each record in order. Kafka queues them in one call, and the keyless
-    // ones of one call go to one partition (producer::produce_batch).
-    virtual void write_batch(std::span<const outgoing> records) {
-        for (const auto& r : records) write(r.key, r.value);
-    }
-    virtual void poll() {}  // serve delivery reports
-    // Makes everything written so far durable (fsync) or acknowledged (Kafka).
-    virtual void flush() = 0;
-    // Flush everything (or give up on a second signal) and return the final counts.
-    virtual sink_counts close() = 0;
-    [[nodiscard]] virtual sink_counts counts() const = 0;
-};
-
-struct common_options;
-
-// "-" -> stdout, FILE -> file (truncated), kafka:TOPIC -> idempotent producer (checks the topic
-// exists, bounded by --timeout). `producer_defaults` are the tool's librdkafka defaults.
-std::unique_ptr<record_sink> open_sink(const io_spec& spec, const common_options& options,
-                                       const property_list& producer_defaults = {});
 
 }  // namespace ks

@@ -49,12 +49,10 @@ public:
     // A second reader can open the same input by name (a named file, not standard input).
     [[nodiscard]] bool reopenable() const { return reopenable_; }
 
-    // tally_to_end's fast path. Tallies (as tally_record does) the records that start before the
-    // input offset `stop` and are plain: wholly in the buffer, ASCII, without a quote. Returns at
-    // the first other record, which next() then reads; reads nothing from the input itself.
-    void tally_plain(std::vector<type_tally>& tallies, const std::vector<bool>& skip, std::uint64_t stop);
-
 private:
+    friend bool tally_to_end(reader&, std::vector<type_tally>&, const std::vector<bool>&);
+    // tally_to_end's fast path (a block scanner, in csv.cpp).
+    void tally_plain(std::vector<type_tally>& tallies, const std::vector<bool>& skip, std::uint64_t stop);
     bool refill();  // input_buffer::refill, plus dropping a BOM at the start
     enum class parse_status { done, need_more, bad };
     parse_status parse(record& r, std::string& why, size_t& next);

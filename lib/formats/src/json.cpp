@@ -1,5 +1,7 @@
 #include "ks/json.hpp"
 
+#include "json_write.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
