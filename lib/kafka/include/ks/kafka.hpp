@@ -5,7 +5,7 @@
 
 #include "ks/cli.hpp"
 #include "ks/config.hpp"
-#include "ks/outgoing.hpp"
+#include "ks/message.hpp"
 
 #include <librdkafka/rdkafka.h>
 

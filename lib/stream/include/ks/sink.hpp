@@ -4,7 +4,7 @@
 
 #include "ks/config.hpp"
 #include "ks/io.hpp"
-#include "ks/outgoing.hpp"
+#include "ks/message.hpp"
 #include "ks/spec.hpp"
 
 #include <cstdint>

@@ -1,0 +1,17 @@
+// Placeholder until the parser lands: every expression is refused.
+#include "ks/expr.hpp"
+
+namespace ks::expr {
+
+struct node {};
+
+syntax_error::syntax_error(std::string message, std::string expression, std::size_t column)
+    : std::runtime_error(std::move(message)), expression_(std::move(expression)), column_(column) {}
+std::string syntax_error::display() const { return what(); }
+
+program program::compile(std::string_view text) { throw syntax_error("expressions are not implemented yet", std::string(text), 0); }
+program::program(program&&) noexcept = default;
+program& program::operator=(program&&) noexcept = default;
+program::~program() = default;
+
+}  // namespace ks::expr
