@@ -12,7 +12,7 @@ for tool in csv2kafka kbatch-dump; do
   if [[ $tool == csv2kafka ]]; then
     run csv2kafka "$SCRATCH/in.csv" -o kafka:nowhere -b 127.0.0.1:1 --timeout 3
   else
-    run kbatch-dump -i kafka:nowhere -g g -d "$SCRATCH/out" -b 127.0.0.1:1 --timeout 3
+    run kbatch-dump -i kafka:nowhere -g g -o "$SCRATCH/out" -b 127.0.0.1:1 --timeout 3
   fi
   assert_eq 1 "$RC" "$tool unreachable: exit code"
   assert_contains "$ERR" "$tool: cannot reach Kafka at 127.0.0.1:1 within 3 s" "$tool unreachable: message"
@@ -24,7 +24,7 @@ done
 run csv2kafka "$SCRATCH/in.csv" -o kafka:no-such-topic
 assert_eq 1 "$RC" "missing topic: exit code"
 assert_contains "$ERR" "topic 'no-such-topic' does not exist" "missing topic: message"
-run kbatch-dump -i kafka:no-such-topic -g g -d "$SCRATCH/out"
+run kbatch-dump -i kafka:no-such-topic -g g -o "$SCRATCH/out"
 assert_eq 1 "$RC" "kbatch-dump missing topic: exit code"
 assert_contains "$ERR" "topic 'no-such-topic' does not exist" "kbatch-dump missing topic: message"
 
@@ -34,24 +34,24 @@ run csv2kafka "$SCRATCH/pad.csv" -o "kafka:$topic"
 assert_eq 0 "$RC" "produce ($ERR)"
 
 # Missing directory, and a path under a regular file.
-run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -d "$SCRATCH/missing" -e
+run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -o "$SCRATCH/missing" -e
 assert_eq 1 "$RC" "missing dir: exit code"
 assert_eq "kbatch-dump: output directory $SCRATCH/missing: No such file or directory" "$ERR" "missing dir: message"
 touch "$SCRATCH/file"
-run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -d "$SCRATCH/file/sub" -e
+run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -o "$SCRATCH/file/sub" -e
 assert_eq 1 "$RC" "ENOTDIR: exit code"
 assert_eq "kbatch-dump: output directory $SCRATCH/file/sub: Not a directory" "$ERR" "ENOTDIR: message"
 
 # A full disk mid-batch (files limited to 100 KB: EFBIG, as root ignores permissions): exit 1
 # with the file named, no offsets committed, no file or temporary file left behind.
 mkdir "$SCRATCH/full"
-run prlimit --fsize=100000 kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -d "$SCRATCH/full" -e
+run prlimit --fsize=100000 kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -o "$SCRATCH/full" -e
 assert_eq 1 "$RC" "full disk: exit code"
 assert_contains "$ERR" "kbatch-dump: writing $SCRATCH/full/.kbatch-dump." "full disk: message names the file"
 assert_contains "$ERR" "File too large" "full disk: message gives the reason"
 assert_eq "" "$(ls -A "$SCRATCH/full")" "full disk: nothing left in the directory"
 # Nothing was committed: with room again, the same group writes all 5000 records.
-run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -d "$SCRATCH/full" -e --stats
+run kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -o "$SCRATCH/full" -e --stats
 assert_eq 0 "$RC" "after the full disk: exit code ($ERR)"
 assert_eq 5000 "$(stat records_written "$ERR")" "after the full disk: every record written"
 assert_eq 5000 "$(cat "$SCRATCH"/full/*.jsonl | wc -l)" "after the full disk: lines in files"

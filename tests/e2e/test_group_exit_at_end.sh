@@ -9,9 +9,9 @@ source "$(dirname "$0")/lib.sh"
 two_members() {
   local topic=$1 group=$2 dir=$3 e1=$4 e2=$5 p1 p2
   shift 5
-  kbatch-dump -i "kafka:$topic" -g "$group" -d "$dir" -e "$@" 2>"$SCRATCH/$e1.err" &
+  kbatch-dump -i "kafka:$topic" -g "$group" -o "$dir" -e "$@" 2>"$SCRATCH/$e1.err" &
   p1=$!
-  kbatch-dump -i "kafka:$topic" -g "$group" -d "$dir" -e "$@" 2>"$SCRATCH/$e2.err" &
+  kbatch-dump -i "kafka:$topic" -g "$group" -o "$dir" -e "$@" 2>"$SCRATCH/$e2.err" &
   p2=$!
   BACKGROUND_PIDS+=("$p1" "$p2")
   set +e
@@ -42,7 +42,7 @@ assert_eq 20000 $((written_a + written_b)) "records written by the two members"
 # 500 more records: a second cron run of the same group writes exactly those.
 seq 20001 20500 | awk 'BEGIN { print "id,part" } { print $1 "," $1 % 7 }' > "$SCRATCH/more.csv"
 run csv2kafka "$SCRATCH/more.csv" -o "kafka:$topic" -k part
-run kbatch-dump -i "kafka:$topic" -g "$group" -d "$SCRATCH/out" -e --stats
+run kbatch-dump -i "kafka:$topic" -g "$group" -o "$SCRATCH/out" -e --stats
 assert_eq 0 "$RC" "second cron run ($ERR)"
 assert_eq 500 "$(stat records_written "$ERR")" "second cron run writes only the new records"
 ids > "$SCRATCH/ids"
@@ -52,7 +52,7 @@ assert_files_equal "$SCRATCH/expected" "$SCRATCH/ids" "every record exactly once
 # Nothing new: exits at once with nothing written, and no empty files.
 files_before=$(ls "$SCRATCH/out" | wc -l)
 start=$(now)
-run kbatch-dump -i "kafka:$topic" -g "$group" -d "$SCRATCH/out" -e --stats
+run kbatch-dump -i "kafka:$topic" -g "$group" -o "$SCRATCH/out" -e --stats
 assert_eq 0 "$RC" "third cron run ($ERR)"
 assert_eq 0 "$(stat records_written "$ERR")" "third cron run writes nothing"
 assert_eq "$files_before" "$(ls "$SCRATCH/out" | wc -l)" "no new files"

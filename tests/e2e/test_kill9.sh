@@ -12,7 +12,7 @@ mkdir "$SCRATCH/out"
 group="kill9-$topic"
 # Small batches and a short age so that kills land before, during and after renames and commits.
 for delay in 0.3 0.5 0.7 0.9 1.1 0.4; do
-  kbatch-dump -i "kafka:$topic" -g "$group" -d "$SCRATCH/out" --batch-records 700 --batch-seconds 0.2 \
+  kbatch-dump -i "kafka:$topic" -g "$group" -o "$SCRATCH/out" --batch-records 700 --batch-seconds 0.2 \
     -X max.partition.fetch.bytes=4096 -X queued.max.messages.kbytes=64 -X session.timeout.ms=6000 2>>"$SCRATCH/kills.err" &
   pid=$!
   BACKGROUND_PIDS+=("$pid")
@@ -25,7 +25,7 @@ echo "records in files after the kills: $partial of $total"
 
 # The killed members still own partitions until the group evicts them (6 s session timeout):
 # -e must wait for those partitions, not exit with them undrained.
-run kbatch-dump -i "kafka:$topic" -g "$group" -d "$SCRATCH/out" -e --stats
+run kbatch-dump -i "kafka:$topic" -g "$group" -o "$SCRATCH/out" -e --stats
 assert_eq 0 "$RC" "final run ($ERR)"
 cat "$SCRATCH"/out/*.jsonl | sed 's/{"id":\([0-9]*\),.*/\1/' | sort -n > "$SCRATCH/ids"
 seq 1 $total > "$SCRATCH/expected"

@@ -63,20 +63,20 @@ printf '{"id":1}\nnot json\n{"id":2}\n[3]\n{"id":4} trailing\n{"id":5}\n' |
 for format in jsonl csv; do
   mkdir "$SCRATCH/fail-$format" "$SCRATCH/skip-$format" "$SCRATCH/dl-$format"
   # fail: exit 65 naming topic, partition and offset; the record before it is written and committed.
-  run kbatch-dump -i "kafka:$topic" -g "f-$format-$topic" -d "$SCRATCH/fail-$format" --format "$format" -e
+  run kbatch-dump -i "kafka:$topic" -g "f-$format-$topic" -o "$SCRATCH/fail-$format" --output-format "$format" -e
   assert_eq 65 "$RC" "kbatch-dump $format fail: exit code"
   assert_contains "$ERR" "kbatch-dump: $topic [0] at offset 1: invalid JSON" "kbatch-dump $format fail: message"
   assert_eq "$topic-p0000-00000000000000000000-00000000000000000000.$format" "$(ls "$SCRATCH/fail-$format")" "kbatch-dump $format fail: the good record before it is in a file"
-  run kbatch-dump -i "kafka:$topic" -g "f-$format-$topic" -d "$SCRATCH/fail-$format" --format "$format" -e
+  run kbatch-dump -i "kafka:$topic" -g "f-$format-$topic" -o "$SCRATCH/fail-$format" --output-format "$format" -e
   assert_eq 65 "$RC" "kbatch-dump $format fail: a restart stops at the same record"
   assert_contains "$ERR" "at offset 1:" "kbatch-dump $format fail: same offset after restart"
 
-  run kbatch-dump -i "kafka:$topic" -g "s-$format-$topic" -d "$SCRATCH/skip-$format" --format "$format" -e --on-error skip --stats
+  run kbatch-dump -i "kafka:$topic" -g "s-$format-$topic" -o "$SCRATCH/skip-$format" --output-format "$format" -e --on-error skip --stats
   assert_eq 0 "$RC" "kbatch-dump $format skip: exit code ($ERR)"
   assert_eq 3 "$(stat bad "$ERR")" "kbatch-dump $format skip: bad count"
   assert_eq 3 "$(stat records_written "$ERR")" "kbatch-dump $format skip: written count"
 
-  run kbatch-dump -i "kafka:$topic" -g "d-$format-$topic" -d "$SCRATCH/dl-$format" --format "$format" -e --on-error dead-letter --dead-letter "$SCRATCH/dl-$format.jsonl"
+  run kbatch-dump -i "kafka:$topic" -g "d-$format-$topic" -o "$SCRATCH/dl-$format" --output-format "$format" -e --on-error dead-letter --dead-letter "$SCRATCH/dl-$format.jsonl"
   assert_eq 0 "$RC" "kbatch-dump $format dead-letter: exit code ($ERR)"
   assert_eq "1 3 4" "$(sed 's/.*"offset":\([0-9]*\).*/\1/' "$SCRATCH/dl-$format.jsonl" | xargs)" "kbatch-dump $format dead-letter offsets"
   assert_contains "$(sed -n 3p "$SCRATCH/dl-$format.jsonl")" "\"source\":\"$topic\",\"partition\":0,\"offset\":4,\"data\":\"{\\\"id\\\":4} trailing\"}" "kbatch-dump $format dead-letter envelope"

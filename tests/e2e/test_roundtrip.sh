@@ -31,13 +31,13 @@ assert_eq "1,2,3,4," "$keys" "message keys from --key id"
 
 # Back to CSV: the same bytes.
 mkdir "$SCRATCH/csv" "$SCRATCH/jsonl"
-run kbatch-dump -i "kafka:$topic" -g "rt-csv-$topic" -d "$SCRATCH/csv" --format csv -e
+run kbatch-dump -i "kafka:$topic" -g "rt-csv-$topic" -o "$SCRATCH/csv" --output-format csv -e
 assert_eq 0 "$RC" "kbatch-dump csv exit code ($ERR)"
 assert_eq "$topic-p0000-00000000000000000000-00000000000000000003.csv" "$(ls "$SCRATCH/csv")" "csv file name"
 assert_files_equal "$SCRATCH/in.csv" "$SCRATCH/csv/$topic-p0000-00000000000000000000-00000000000000000003.csv" "CSV round trip"
 
 # Back to JSON lines: the same messages.
-run kbatch-dump -i "kafka:$topic" -g "rt-jsonl-$topic" -d "$SCRATCH/jsonl" --format jsonl -e
+run kbatch-dump -i "kafka:$topic" -g "rt-jsonl-$topic" -o "$SCRATCH/jsonl" --output-format jsonl -e
 assert_eq 0 "$RC" "kbatch-dump jsonl exit code ($ERR)"
 assert_files_equal "$SCRATCH/expected.jsonl" "$SCRATCH/jsonl/$topic-p0000-00000000000000000000-00000000000000000003.jsonl" "JSON-lines round trip"
 
@@ -47,7 +47,7 @@ run csv2kafka "$KS_ROOT/datasets/traffic.csv" -o "kafka:$topic" -k Date --stats
 assert_eq 0 "$RC" "csv2kafka traffic exit code ($ERR)"
 assert_eq 2976 "$(stat delivered "$ERR")" "traffic rows delivered"
 mkdir "$SCRATCH/traffic"
-run kbatch-dump -i "kafka:$topic" -g "rt-traffic-$topic" -d "$SCRATCH/traffic" --format csv -e --batch-records 500 --stats
+run kbatch-dump -i "kafka:$topic" -g "rt-traffic-$topic" -o "$SCRATCH/traffic" --output-format csv -e --batch-records 500 --stats
 assert_eq 0 "$RC" "kbatch-dump traffic exit code ($ERR)"
 assert_eq 2976 "$(stat records_written "$ERR")" "traffic rows written"
 assert_csv_batches_hold "$KS_ROOT/datasets/traffic.csv" "$SCRATCH/traffic" "traffic round trip"

@@ -167,7 +167,7 @@ TEST_CASE("cli: --help exits 0 when nobody reads standard output", "[cli]") {
 TEST_CASE("cli: an unknown flag exits 2 with a message naming the tool and the flag", "[cli]") {
     // kbatch-dump gets its required options, so that the unknown flag is what it complains about.
     for (std::vector<std::string> args : {std::vector<std::string>{"csv2kafka", "--no-such-flag"},
-                                          {"kbatch-dump", "-i", "kafka:t", "-d", ".", "-g", "g", "--no-such-flag"}}) {
+                                          {"kbatch-dump", "-i", "kafka:t", "-o", ".", "-g", "g", "--no-such-flag"}}) {
         const std::string tool = args.front();
         auto r = run(args);
         CHECK(r.exit_code == 2);
@@ -198,19 +198,24 @@ TEST_CASE("cli: an --on-error value that is not fail, skip or dead-letter exits 
     CHECK_THAT(first_line(r.err), Catch::Contains("--on-error"));
 }
 
-TEST_CASE("cli: kbatch-dump without -i or -d exits 2", "[cli]") {
+TEST_CASE("cli: kbatch-dump without -i or -o exits 2", "[cli]") {
     auto none = run({"kbatch-dump"});
     CHECK(none.exit_code == 2);
     check_error_lines(none, "kbatch-dump");
 
     auto no_dir = run({"kbatch-dump", "-i", "kafka:t", "-g", "g"});
     CHECK(no_dir.exit_code == 2);
-    CHECK_THAT(first_line(no_dir.err), Catch::Contains("--dir"));
+    CHECK(no_dir.err == "kbatch-dump: -o DIR is required: the directory for the batch files\n");
+
+    // -d named the directory before it meant the CSV delimiter (as in csv2kafka): a hint.
+    auto old_spelling = run({"kbatch-dump", "-i", "kafka:t", "-g", "g", "-d", "out/"});
+    CHECK(old_spelling.exit_code == 2);
+    CHECK(old_spelling.err == "kbatch-dump: -d is the CSV delimiter (as in csv2kafka): write the directory as -o out/\n");
 }
 
 TEST_CASE("cli: kbatch-dump without -g exits 2", "[cli]") {
     ks_test::temp_dir dir;
-    auto r = run({"kbatch-dump", "-i", "kafka:t", "-d", dir.path().string(), "-b", "127.0.0.1:1"});
+    auto r = run({"kbatch-dump", "-i", "kafka:t", "-o", dir.path().string(), "-b", "127.0.0.1:1"});
     CHECK(r.exit_code == 2);
     CHECK(r.err == "kbatch-dump: -g GROUP is required: offsets are committed for the group\n");
 }
@@ -219,23 +224,23 @@ TEST_CASE("cli: kbatch-dump with a missing output directory exits 1 naming it, b
     ks_test::temp_dir dir;
     const std::string missing = dir.child("no-such-dir");
     const auto start = std::chrono::steady_clock::now();
-    auto r = run({"kbatch-dump", "-i", "kafka:t", "-d", missing, "-g", "g", "-b", "127.0.0.1:1"});
+    auto r = run({"kbatch-dump", "-i", "kafka:t", "-o", missing, "-g", "g", "-b", "127.0.0.1:1"});
     CHECK(r.exit_code == 1);
     CHECK(r.err == "kbatch-dump: output directory " + missing + ": No such file or directory\n");
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
 }
 
-TEST_CASE("cli: kbatch-dump -d naming a file exits 1", "[cli]") {
+TEST_CASE("cli: kbatch-dump -o naming a file exits 1", "[cli]") {
     ks_test::temp_dir dir;
     const auto file = dir.write("plain.txt", "x");
-    auto r = run({"kbatch-dump", "-i", "kafka:t", "-d", file, "-g", "g", "-b", "127.0.0.1:1"});
+    auto r = run({"kbatch-dump", "-i", "kafka:t", "-o", file, "-g", "g", "-b", "127.0.0.1:1"});
     CHECK(r.exit_code == 1);
     CHECK(r.err == "kbatch-dump: output directory " + file + ": not a directory\n");
 }
 
 TEST_CASE("cli: kbatch-dump -i that is not a Kafka topic exits 2", "[cli]") {
     ks_test::temp_dir dir;
-    auto r = run({"kbatch-dump", "-i", "data.csv", "-d", dir.path().string(), "-g", "g"});
+    auto r = run({"kbatch-dump", "-i", "data.csv", "-o", dir.path().string(), "-g", "g"});
     CHECK(r.exit_code == 2);
     CHECK(r.err == "kbatch-dump: -i must be kafka:TOPIC or kafka://HOST:PORT/TOPIC\n");
 }

@@ -295,7 +295,7 @@ private:
     // Paces, then hands one encoded record to the sink. False when it is time to stop.
     bool emit(std::optional<std::string_view> key, std::string_view value, const std::optional<event_time>& when) {
         if (when ? !replay_.wait(*when, limit_) : !rate_.wait(limit_)) return false;
-        sink_->write(key, value);
+        sink_->write({key, value});
         ++produced_;
         if ((produced_ & 255) == 0) sink_->poll();
         progress_.update(produced_);

@@ -8,6 +8,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -99,9 +100,7 @@ void add_common_options(CLI::App& app, common_options& o, unsigned groups) {
     }
 }
 
-namespace {
-
-void resolve_common(common_options& o) {
+void check_common_options(common_options& o) {
     if (o.brokers.empty()) {
         const char* env = std::getenv("KAFKA_BROKERS");
         o.brokers = (env && *env) ? env : "localhost:9092";
@@ -124,6 +123,14 @@ void resolve_common(common_options& o) {
     else if (o.verbose == 1) log::set_level(log::level::info);
     else log::set_level(log::level::warn);
 }
+
+void parse_args(CLI::App& app, std::vector<std::string> args, common_options& options) {
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+    app.parse(args);
+    check_common_options(options);
+}
+
+namespace {
 
 // A full disk or a closed pipe shows up when stdout is finally flushed.
 int close_stdout(int code) {
@@ -159,7 +166,8 @@ int run_tool(CLI::App& app, int argc, char** argv, common_options& options, cons
         return exit_usage;
     }
     try {
-        resolve_common(options);
+        check_common_options(options);
+        signals::stop_after(options.duration_s);  // also ends a read that waits on a quiet pipe
         return close_stdout(run());
     } catch (const error& e) {
         log::error("{}", e.what());

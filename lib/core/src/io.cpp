@@ -140,6 +140,13 @@ bool input_buffer::ready(int timeout_ms) const {
     return ::poll(&p, 1, timeout_ms) != 0;
 }
 
+bool input_buffer::readable(int timeout_ms) const {
+    if (eof) return true;
+    pollfd p{fd_, POLLIN, 0};
+    const int n = ::poll(&p, 1, timeout_ms);
+    return n != 0 && !(n < 0 && errno == EINTR);
+}
+
 bool input_buffer::refill() {
     if (eof) return false;
     if (pos > 0) {

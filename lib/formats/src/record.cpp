@@ -35,8 +35,9 @@ simdjson::padded_string_view field_reader::load(std::string_view bytes, bool pad
 json_status field_reader::fail(simdjson::error_code e, std::string_view bytes, bool padded) {
     error_ = e;
     status_ = json_status::invalid;
-    // On-Demand reads lazily: whether the text is JSON at all (and not another kind of value) is
-    // for the DOM parser to say. Only bad records come here.
+    if (e != simdjson::INCORRECT_TYPE) return status_;
+    // Not an object to On-Demand, which reads lazily: whether the text is JSON at all (and another
+    // kind of value) is for the DOM parser to say. Only bad records come here.
     simdjson::dom::element doc;
     const auto full = padded ? checker_.parse(bytes.data(), bytes.size(), false).get(doc)
                              : checker_.parse(copy_.load(bytes)).get(doc);

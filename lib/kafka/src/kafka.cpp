@@ -214,6 +214,10 @@ producer::producer(const kafka_settings& settings, const property_list& defaults
     partition_key_ = partitioner_named(effective_property("partitioner", "consistent_random", layers));
     // A property only for tests against librdkafka's mock cluster: every handle would make its own.
     if (effective_property("test.mock.num.brokers", "", layers) != "") max_lanes_ = 1;
+    // A transaction belongs to one producer id: one lane.
+    transactional_id_ = effective_property("transactional.id", "", layers);
+    transactional_ = !transactional_id_.empty();
+    if (transactional_) max_lanes_ = 1;
     add_lane();
 }
 
@@ -323,26 +327,34 @@ void producer::wait_for_budget(size_t bytes) {
     }
 }
 
+rd_kafka_topic_t* producer::lane_handle(rd_kafka_topic_t* topic, std::optional<std::string_view> key,
+                                        std::int32_t& partition, size_t& lane) {
+    lane = 0;
+    if (lanes_.size() == 1) return topic;
+    rd_kafka_topic_t* handle = topic;
+    if (auto* t = entry_of(topic)) {
+        // Every message gets its partition here, so that each partition has one lane (one
+        // producer id, one order): the key's, or for keyless ones the current keyless partition,
+        // which moves on every 1,024 messages.
+        if (partition == RD_KAFKA_PARTITION_UA) {
+            if (key) {
+                partition = keyed_partition(*t, *key);
+            } else {
+                partition = t->next_keyless;
+                if (++t->keyless_sent % 1024 == 0) t->next_keyless = (t->next_keyless + 1) % t->partitions;
+            }
+        }
+        lane = static_cast<size_t>(partition) % t->handles.size();
+        handle = t->handles[lane];
+    }
+    return handle;
+}
+
 void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::string_view value,
                        std::int32_t partition) {
-    rd_kafka_topic_t* handle = topic;
-    if (lanes_.size() > 1) {
-        if (auto* t = entry_of(topic)) {
-            // Every message gets its partition here, so that each partition has one lane (one
-            // producer id, one order): the key's, or for keyless ones the current keyless partition,
-            // which moves on every 1,024 messages.
-            if (partition == RD_KAFKA_PARTITION_UA) {
-                if (key) {
-                    partition = keyed_partition(*t, *key);
-                } else {
-                    partition = t->next_keyless;
-                    if (++t->keyless_sent % 1024 == 0) t->next_keyless = (t->next_keyless + 1) % t->partitions;
-                }
-            }
-            handle = t->handles[static_cast<size_t>(partition) % t->handles.size()];
-        }
-        wait_for_budget(value.size() + (key ? key->size() : 0));
-    }
+    size_t lane = 0;
+    rd_kafka_topic_t* handle = lane_handle(topic, key, partition, lane);
+    if (lanes_.size() > 1) wait_for_budget(value.size() + (key ? key->size() : 0));
     for (;;) {
         if (rd_kafka_produce(handle, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
                              key ? key->data() : nullptr, key ? key->size() : 0, nullptr) == 0) {
@@ -351,6 +363,41 @@ void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> 
             return;
         }
         const auto err = rd_kafka_last_error();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || signals::abort_requested()) return count_failure(err);
+        wait_for_room();
+    }
+}
+
+void producer::produce(rd_kafka_topic_t* topic, const outgoing& m) {
+    if (m.headers.empty() && m.timestamp_ms < 0) return produce(topic, m.key, m.value);
+    std::int32_t partition = RD_KAFKA_PARTITION_UA;
+    size_t lane = 0;
+    rd_kafka_topic_t* handle = lane_handle(topic, m.key, partition, lane);
+    const size_t bytes = m.value.size() + (m.key ? m.key->size() : 0);
+    if (lanes_.size() > 1) wait_for_budget(bytes);
+    for (;;) {
+        rd_kafka_headers_t* headers = nullptr;
+        if (!m.headers.empty()) {
+            headers = rd_kafka_headers_new(m.headers.size());
+            for (const auto& h : m.headers)
+                rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                                    h.value ? h.value->data() : nullptr,
+                                    h.value ? static_cast<ssize_t>(h.value->size()) : 0);
+        }
+        const void* key = m.key ? m.key->data() : nullptr;
+        const size_t key_len = m.key ? m.key->size() : 0;
+        const std::int64_t timestamp = m.timestamp_ms < 0 ? 0 : m.timestamp_ms;
+        const auto err = rd_kafka_producev(
+            lanes_[lane].rk, RD_KAFKA_V_RKT(handle),
+            RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+        if (!err) {
+            ++produced_;
+            outstanding_bytes_ += bytes;
+            return;
+        }
+        if (headers) rd_kafka_headers_destroy(headers);  // not taken on failure
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || signals::abort_requested()) return count_failure(err);
         wait_for_room();
     }
@@ -491,6 +538,66 @@ void producer::flush() {
             return;
         }
     }
+}
+
+bool producer::transaction_call(const char* what, const std::function<rd_kafka_error_t*(int)>& call, std::string* why) {
+    const auto deadline = clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(settings_.timeout_s * 1000));
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+        rd_kafka_error_t* e = call(static_cast<int>(std::clamp<std::int64_t>(left, 100, 5000)));
+        if (!e) {
+            state_.note_alive();
+            return true;
+        }
+        const std::string text = rd_kafka_error_string(e);
+        const auto code = rd_kafka_error_code(e);
+        const bool fatal = rd_kafka_error_is_fatal(e), abortable = rd_kafka_error_txn_requires_abort(e),
+                   retriable = rd_kafka_error_is_retriable(e);
+        rd_kafka_error_destroy(e);
+        if (fatal) {
+            if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+                throw runtime_failure(fmt::format(
+                    "fenced: another process took over transactional.id '{}' (an instance started with the same "
+                    "--instance-id and group); this one stops: {}",
+                    transactional_id_, text));
+            }
+            throw runtime_failure(fmt::format("kafka transaction: {}: fatal error: {}", what, text));
+        }
+        if (abortable && why) {
+            *why = fmt::format("{}: {}", what, text);
+            return false;
+        }
+        if (!retriable || clock::now() >= deadline)
+            throw runtime_failure(retriable ? fmt::format("cannot reach Kafka at {} for {:g} s: {}: {}", settings_.brokers,
+                                                          settings_.timeout_s, what, text)
+                                            : fmt::format("kafka transaction: {}: {}", what, text));
+        if (signals::abort_requested()) throw runtime_failure(fmt::format("{}: interrupted by a second signal", what));
+        log::info("{}: {} (retrying)", what, text);
+    }
+}
+
+void producer::init_transactions() {
+    transaction_call("init_transactions", [&](int ms) { return rd_kafka_init_transactions(rk_, ms); }, nullptr);
+}
+
+void producer::begin_transaction() {
+    transaction_call("begin_transaction", [&](int) { return rd_kafka_begin_transaction(rk_); }, nullptr);
+}
+
+bool producer::send_offsets(const rd_kafka_topic_partition_list_t* offsets, const rd_kafka_consumer_group_metadata_t* group,
+                            std::string& why) {
+    return transaction_call(
+        "send_offsets_to_transaction",
+        [&](int ms) { return rd_kafka_send_offsets_to_transaction(rk_, offsets, group, ms); }, &why);
+}
+
+bool producer::commit_transaction(std::string& why) {
+    return transaction_call("commit_transaction", [&](int ms) { return rd_kafka_commit_transaction(rk_, ms); }, &why);
+}
+
+void producer::abort_transaction() {
+    transaction_call("abort_transaction", [&](int ms) { return rd_kafka_abort_transaction(rk_, ms); }, nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,6 +796,31 @@ std::string consumer::commit(const std::string& topic, std::int32_t partition, s
 void consumer::fetch_committed(rd_kafka_topic_partition_list_t* partitions) {
     if (auto err = rd_kafka_committed(rk_, partitions, static_cast<int>(settings_.timeout_s * 1000)))
         throw runtime_failure(fmt::format("reading committed offsets: {}", rd_kafka_err2str(err)));
+}
+
+std::string consumer::commit(const rd_kafka_topic_partition_list_t* offsets) {
+    if (auto err = rd_kafka_commit(rk_, offsets, 0)) return rd_kafka_err2str(err);
+    return {};
+}
+
+void consumer::seek(const topic_partition& tp, std::int64_t offset) {
+    partition_list_ptr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, list.get(), static_cast<int>(settings_.timeout_s * 1000))) {
+        const std::string text = rd_kafka_error_string(e);
+        rd_kafka_error_destroy(e);
+        throw runtime_failure(fmt::format("seeking {} [{}] to {}: {}", tp.topic, tp.partition, offset, text));
+    }
+    if (list->elems[0].err)
+        throw runtime_failure(
+            fmt::format("seeking {} [{}] to {}: {}", tp.topic, tp.partition, offset, rd_kafka_err2str(list->elems[0].err)));
+    position_[tp] = offset;
+    at_eof_.erase(tp);
+}
+
+std::unique_ptr<rd_kafka_consumer_group_metadata_t, void (*)(rd_kafka_consumer_group_metadata_t*)>
+consumer::group_metadata() const {
+    return {rd_kafka_consumer_group_metadata(rk_), rd_kafka_consumer_group_metadata_destroy};
 }
 
 bool consumer::assigned_at_end() const {

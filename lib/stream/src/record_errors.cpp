@@ -17,15 +17,27 @@ std::string record_origin::describe() const {
     return fmt::format("{}:{}", source, line);
 }
 
-error_policy::error_policy(const common_options& options, std::string tool)
+record_origin record_origin::of(const record& r) {
+    record_origin o;
+    o.source = std::string(r.source);
+    o.line = r.line;
+    o.from_kafka = r.from_kafka;
+    o.partition = r.partition;
+    o.offset = r.offset;
+    return o;
+}
+
+error_policy::error_policy(const common_options& options, std::string tool, const sink_opener& open)
     : mode_(options.on_error), tool_(std::move(tool)) {
     if (mode_ == on_error_mode::dead_letter) {
         auto spec = parse_spec(options.dead_letter);
         if (spec.is_stdio()) throw usage_error("--dead-letter must be a file or kafka:TOPIC, not standard output");
         dead_letter_name_ = spec.describe();
-        dead_letter_ = open_sink(spec, options);
+        dead_letter_ = open ? open(spec) : open_sink(spec, options);
     }
 }
+
+void error_policy::handle(const record& r, std::string_view reason) { handle(record_origin::of(r), reason, r.value); }
 
 std::string error_policy::envelope(std::string_view tool, const record_origin& origin, std::string_view reason,
                                    std::string_view original_bytes) {
@@ -59,7 +71,7 @@ void error_policy::handle(const record_origin& origin, std::string_view reason, 
             else if (count_ == reported_skips + 1) log::warn("more bad records skipped; the count follows at the end");
             return;
         case on_error_mode::dead_letter:
-            dead_letter_->write(std::nullopt, envelope(tool_, origin, reason, original_bytes));
+            dead_letter_->write({std::nullopt, envelope(tool_, origin, reason, original_bytes)});
             log::info("{}: {} (to {})", origin.describe(), reason, dead_letter_name_);
             return;
     }

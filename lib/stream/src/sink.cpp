@@ -11,8 +11,8 @@ namespace {
 class line_sink final : public record_sink {
 public:
     explicit line_sink(std::unique_ptr<fd_writer> out) : out_(std::move(out)), idle_([this] { out_->flush(); }) {}
-    void write(std::optional<std::string_view>, std::string_view value) override {
-        out_->write(value);
+    void write(const outgoing& r) override {
+        out_->write(r.value);
         out_->write("\n");
         ++counts_.written;
     }
@@ -30,6 +30,16 @@ private:
     sink_counts counts_;
 };
 
+// Counts of one producer as a sink's.
+sink_counts counts_of(const producer& p) {
+    sink_counts c;
+    c.written = p.produced();
+    c.delivered = p.delivered();
+    c.failed = p.failed();
+    c.first_error = p.first_error();
+    return c;
+}
+
 class kafka_sink final : public record_sink {
 public:
     kafka_sink(const kafka_settings& settings, const std::string& topic, const property_list& defaults)
@@ -37,9 +47,7 @@ public:
     // Two connections: the broker handles one request of a connection at a time (measured in
     // docs/conventions.md).
     static constexpr int lanes = 2;
-    void write(std::optional<std::string_view> key, std::string_view value) override {
-        producer_.produce(topic_, key, value);
-    }
+    void write(const outgoing& r) override { producer_.produce(topic_, r); }
     void write_batch(std::span<const outgoing> records) override { producer_.produce_batch(topic_, records); }
     void poll() override { producer_.poll(0); }
     void flush() override { producer_.flush(); }
@@ -47,17 +55,27 @@ public:
         producer_.flush();
         return counts();
     }
-    sink_counts counts() const override {
-        sink_counts c;
-        c.written = producer_.produced();
-        c.delivered = producer_.delivered();
-        c.failed = producer_.failed();
-        c.first_error = producer_.first_error();
-        return c;
-    }
+    sink_counts counts() const override { return counts_of(producer_); }
 
 private:
     producer producer_;
+    rd_kafka_topic_t* topic_;
+};
+
+class shared_topic_sink final : public record_sink {
+public:
+    shared_topic_sink(producer& p, const std::string& topic) : producer_(p), topic_(p.open_topic(topic)) {}
+    void write(const outgoing& r) override { producer_.produce(topic_, r); }
+    void poll() override { producer_.poll(0); }
+    void flush() override { producer_.flush(); }
+    sink_counts close() override {
+        producer_.flush();
+        return counts();
+    }
+    sink_counts counts() const override { return counts_of(producer_); }
+
+private:
+    producer& producer_;
     rd_kafka_topic_t* topic_;
 };
 
@@ -73,6 +91,10 @@ std::unique_ptr<record_sink> open_sink(const io_spec& spec, const common_options
                                                 producer_defaults);
     }
     throw usage_error("unknown output");
+}
+
+std::unique_ptr<record_sink> open_topic_sink(producer& shared, const std::string& topic) {
+    return std::make_unique<shared_topic_sink>(shared, topic);
 }
 
 }  // namespace ks

@@ -25,7 +25,8 @@ struct common_options {
     std::string from_text = "committed";  // --from
     start_from from = start_from::committed;
     bool exit_at_end = false;             // -e
-    // Bounding
+    // Bounding: --duration is part of the stop flag (signals::stop_after, armed by run_tool), so
+    // every wait ends on time; --limit is counted by the loop that reads (one check, limit_reached).
     double duration_s = 0;                // --duration, 0 = unbounded
     std::uint64_t limit = 0;              // --limit, 0 = unbounded
     double rate = 0;                      // --rate records/s, 0 = as fast as possible
@@ -37,6 +38,8 @@ struct common_options {
     int verbose = 0;
     bool quiet = false;
     bool stats = false;
+
+    [[nodiscard]] bool limit_reached(std::uint64_t count) const { return limit > 0 && count >= limit; }
 };
 
 // Which groups of common options a tool takes.
@@ -55,7 +58,17 @@ extern const CLI::Validator non_negative;
 
 void add_common_options(CLI::App& app, common_options& options, unsigned groups);
 
-// Parses argv, sets up logging and signals, validates the common options, then calls `run`.
+// Checks the common options and resolves their defaults (brokers, modes, log level). Throws
+// usage_error. run_tool calls it after parsing; tests call it through parse_args.
+void check_common_options(common_options& options);
+
+// Parses args (without the program name) into the options declared on app and checks the common
+// options: what run_tool does before it calls the tool, for tests of a tool's setup in-process.
+// Throws CLI::ParseError or usage_error.
+void parse_args(CLI::App& app, std::vector<std::string> args, common_options& options);
+
+// Parses argv, sets up logging and signals, validates the common options, arms --duration, then
+// calls `run` (which starts with the tool's setup).
 // Maps: --help -> 0; parse or usage errors -> 2; ks::error -> its code; anything else -> 1.
 // The tool name prefixes every error line.
 int run_tool(CLI::App& app, int argc, char** argv, common_options& options,

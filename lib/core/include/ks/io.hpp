@@ -87,6 +87,8 @@ struct input_buffer {
     // True when there is something to parse without waiting longer than timeout_ms: unread
     // bytes, the end of input, or data arriving.
     [[nodiscard]] bool ready(int timeout_ms) const;
+    // Whether a read would not block within timeout_ms (data, the end of input, or an error).
+    [[nodiscard]] bool readable(int timeout_ms) const;
     [[nodiscard]] bool seekable() const;
     void rewind();               // back to the first byte (seekable inputs only)
     void seek(std::uint64_t offset);  // to a byte offset (seekable inputs only)

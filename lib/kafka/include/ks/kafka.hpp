@@ -89,6 +89,8 @@ public:
     // With several lanes a keyless message goes to a partition that moves on every 1,024 messages.
     void produce(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::string_view value,
                  std::int32_t partition = RD_KAFKA_PARTITION_UA);
+    // The same with the rest of a message: headers (copied) and a timestamp (-1: now).
+    void produce(rd_kafka_topic_t* topic, const outgoing& message);
     // Queues messages in order, like produce() one by one, but in one call to librdkafka per lane:
     // its clock is read once, not three times a message. Keyed messages go to the partitioner's
     // partition; the keyless ones of a call all go to one partition, the next call's to the next
@@ -98,6 +100,19 @@ public:
     // Waits for every queued message to be acknowledged or failed. A second signal, or brokers
     // unreachable for longer than the timeout, purges what is left (counted as failed).
     void flush();
+
+    // Transactions: a producer whose properties give it a transactional.id (it has one lane).
+    // init_transactions fences an older instance with the same id and aborts what it left open.
+    // A fatal error (fenced by a newer instance, ...) throws runtime_failure; an abortable one
+    // comes back as false with the reason in `why` (the caller aborts and rewinds); a broker
+    // unreachable for longer than the timeout throws runtime_failure.
+    void init_transactions();
+    void begin_transaction();
+    [[nodiscard]] bool send_offsets(const rd_kafka_topic_partition_list_t* offsets,
+                                    const rd_kafka_consumer_group_metadata_t* group, std::string& why);
+    [[nodiscard]] bool commit_transaction(std::string& why);
+    void abort_transaction();
+    [[nodiscard]] bool transactional() const { return transactional_; }
 
     [[nodiscard]] std::uint64_t produced() const { return produced_; }
     [[nodiscard]] std::uint64_t delivered() const { return delivered_.load(); }
@@ -125,11 +140,19 @@ private:
     void wait_for_budget(size_t bytes);  // several lanes: keeps queued bytes within the one budget
     void count_failure(rd_kafka_resp_err_t err);  // a message given up (a full queue: on a second signal)
     void wait_for_room();  // a full queue: serves delivery reports for up to 100 ms, checks the broker
+    // The handle (and lane) a message goes through; picks its partition when there are several lanes.
+    rd_kafka_topic_t* lane_handle(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::int32_t& partition,
+                                  size_t& lane);
+    // Runs a transactional call until it succeeds, fails for good, or the brokers stay away.
+    bool transaction_call(const char* what, const std::function<rd_kafka_error_t*(int timeout_ms)>& call,
+                          std::string* why);
 
     kafka_settings settings_;
     property_list tool_defaults_;
     const property_list* lib_defaults_ = nullptr;
     int max_lanes_ = 1;
+    bool transactional_ = false;
+    std::string transactional_id_;
     client_state state_;
     std::vector<lane> lanes_;
     rd_kafka_t* rk_ = nullptr;  // lanes_[0].rk
@@ -177,8 +200,15 @@ public:
 
     // Synchronous commit of the next offset to read. Returns an error text, empty on success.
     std::string commit(const std::string& topic, std::int32_t partition, std::int64_t next_offset);
+    // Synchronous commit of a list of next offsets to read. Returns an error text, empty on success.
+    std::string commit(const rd_kafka_topic_partition_list_t* offsets);
     // Fills the committed offsets of `partitions` (RD_KAFKA_OFFSET_INVALID where none).
     void fetch_committed(rd_kafka_topic_partition_list_t* partitions);
+    // Reads a held partition again from `offset` (what was fetched past it is dropped).
+    void seek(const topic_partition& tp, std::int64_t offset);
+    // The group's generation and member, for send_offsets_to_transaction (KIP-447 fencing).
+    [[nodiscard]] std::unique_ptr<rd_kafka_consumer_group_metadata_t, void (*)(rd_kafka_consumer_group_metadata_t*)>
+    group_metadata() const;
 
     // -e, in two steps. assigned_at_end: the partitions this member holds have been read up to
     // their high watermark at start (after a first rebalance). The member must then commit its

@@ -4,9 +4,11 @@
 #pragma once
 
 #include "ks/cli.hpp"
+#include "ks/record.hpp"
 #include "ks/sink.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,16 +24,21 @@ struct record_origin {
     std::int32_t partition = 0;
     std::int64_t offset = 0;
     [[nodiscard]] std::string describe() const;  // "data.csv:12" or "topic [2] at offset 17"
+    static record_origin of(const record& r);
 };
 
 class error_policy {
 public:
-    // Opens the dead-letter sink when the mode asks for it.
-    error_policy(const common_options& options, std::string tool);
+    // Opens the dead-letter sink when the mode asks for it, with `open` when given (a session
+    // opens Kafka topics through its transactional producer), else with open_sink.
+    using sink_opener = std::function<std::unique_ptr<record_sink>(const io_spec&)>;
+    error_policy(const common_options& options, std::string tool, const sink_opener& open = {});
 
     // Handles one bad record. fail: throws data_error ("where: reason"). skip: reports on stderr
     // (the first 20, then a count at the end). dead-letter: writes the envelope.
     void handle(const record_origin& origin, std::string_view reason, std::string_view original_bytes);
+    // The same for a record: its origin, and its value as the original bytes.
+    void handle(const record& r, std::string_view reason);
 
     [[nodiscard]] std::uint64_t count() const { return count_; }
     // Makes the dead letters written so far durable, before the offsets past them are committed.

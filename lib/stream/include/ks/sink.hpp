@@ -26,12 +26,12 @@ struct sink_counts {
 class record_sink {
 public:
     virtual ~record_sink() = default;
-    // key: nullopt = null key. Files and stdout ignore the key.
-    virtual void write(std::optional<std::string_view> key, std::string_view value) = 0;
+    // Files and stdout write the value as a line; Kafka sends key, value, headers and timestamp.
+    virtual void write(const outgoing& record) = 0;
     // The same as write() for each record in order. Kafka queues them in one call, and the keyless
-    // ones of one call go to one partition (producer::produce_batch).
+    // ones of one call go to one partition (producer::produce_batch; headers are not sent).
     virtual void write_batch(std::span<const outgoing> records) {
-        for (const auto& r : records) write(r.key, r.value);
+        for (const auto& r : records) write(r);
     }
     virtual void poll() {}  // serve delivery reports
     // Makes everything written so far durable (fsync) or acknowledged (Kafka).
@@ -42,10 +42,16 @@ public:
 };
 
 struct common_options;
+class producer;
 
 // "-" -> stdout, FILE -> file (truncated), kafka:TOPIC -> idempotent producer (checks the topic
 // exists, bounded by --timeout). `producer_defaults` are the tool's librdkafka defaults.
 std::unique_ptr<record_sink> open_sink(const io_spec& spec, const common_options& options,
                                        const property_list& producer_defaults = {});
+
+// A topic written through a producer that the caller owns and shares between sinks (a session's
+// transactional producer: the output and the dead letters go in one transaction). flush() and
+// close() wait for delivery; a transaction's commit does that too.
+std::unique_ptr<record_sink> open_topic_sink(producer& shared, const std::string& topic);
 
 }  // namespace ks

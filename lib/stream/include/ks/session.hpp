@@ -1,0 +1,142 @@
+// The consume loop every streaming tool runs (DESIGN.md "Delivery guarantees"): records from a
+// source to a tool's processor, with signals, --duration, --limit, --idle-timeout, -e, rebalances,
+// and a commit policy decided once from the inputs and outputs:
+//   - Kafka in, Kafka out, exactly-once (the default): consume, produce and the consumed offsets in
+//     one transaction (librdkafka transactions, KIP-447 group metadata), committed every
+//     --commit-interval and at once when the input runs dry; abortable errors abort and read again
+//     from the last commit. Dead letters sent to Kafka go in the same transaction.
+//   - Kafka in, anything else out (or --guarantee at-least-once): offsets are committed only after
+//     the output is durable (files fsynced, stdout flushed, Kafka acknowledged).
+//   - files and pipes in: nothing to commit; output is flushed whenever the input is quiet.
+// docs/conventions.md ("Delivery") has the transactional.id scheme and what each guarantee means.
+#pragma once
+
+#include "ks/cli.hpp"
+#include "ks/kafka.hpp"
+#include "ks/record.hpp"
+#include "ks/record_errors.hpp"
+#include "ks/sink.hpp"
+#include "ks/source.hpp"
+#include "ks/spec.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ks {
+
+enum class guarantee { exactly_once, at_least_once };
+
+// What a tool does with records. Output goes to the sinks it opened through the session.
+class processor {
+public:
+    virtual ~processor() = default;
+    // One record (never a tombstone: those are counted and skipped). Bad records go to the tool's
+    // error_policy; under --on-error fail that throws data_error, and the session then commits
+    // what came before the record and stops.
+    virtual void process(const record& r) = 0;
+    // Called about every 100 ms and whenever the input is quiet: time-based work.
+    virtual void tick() {}
+    // Make everything processed so far durable (it is written out, or in the open transaction)
+    // before offsets past it are committed.
+    virtual void flush() {}
+    // Partitions coming (start offsets may be set) and going (lost: they may already be someone
+    // else's, nothing may be committed for them).
+    virtual void assigned(rd_kafka_topic_partition_list_t*) {}
+    virtual void revoked(const rd_kafka_topic_partition_list_t*, bool /*lost*/) {}
+    // The open transaction was aborted (its output is discarded and the input is read again from
+    // the last commit), or the session stops after a failure without committing: what was not
+    // committed is dropped. A tool with state goes back to the state of the last commit.
+    virtual void aborted() {}
+};
+
+struct session_options {
+    std::string tool;
+    std::vector<io_spec> inputs;
+    std::vector<io_spec> outputs;  // every output the tool may write (dead letters included)
+    guarantee delivery = guarantee::exactly_once;
+    double commit_interval_ms = 100;  // 0: only at the end, on revocation, at -e and when the tool commits
+    double idle_timeout_s = 0;        // exit 0 after this long without a record (0 = never)
+    std::string instance_id;          // --instance-id; empty: this host and a free slot
+    property_list consumer_defaults;  // the tool's consumer properties (before -X)
+};
+
+// Checks a session's options without opening anything (a tool's setup): the inputs, and that an
+// exactly-once output is on the input's cluster. Throws usage_error.
+void check_session(const common_options& options, const session_options& so);
+
+class session {
+public:
+    // Opens the source; for a transactional session, also its producer (init_transactions fences
+    // a previous instance with the same transactional.id).
+    session(const common_options& options, session_options so);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    // stdout and files as open_sink; a topic through the session's transactional producer when
+    // there is one. The session flushes the sinks it opened before it commits.
+    std::unique_ptr<record_sink> open_sink(const io_spec& spec, const property_list& producer_defaults = {});
+    // For error_policy: dead letters opened the same way.
+    [[nodiscard]] error_policy::sink_opener sink_opener();
+
+    // Runs until the end of the input, -e, --duration, --limit, --idle-timeout or a signal; a
+    // closed pipe downstream ends it quietly (nothing more is committed).
+    void run(processor& p);
+
+    // For tools that make output durable on their own schedule (kbatch-dump's files): commits the
+    // next offset of a held partition now. Returns false (and logs) when the commit failed.
+    bool commit(const topic_partition& tp, std::int64_t next);
+
+    [[nodiscard]] bool transactional() const { return producer_ != nullptr; }
+    [[nodiscard]] consumer* kafka() const { return consumer_; }
+    [[nodiscard]] std::uint64_t records_in() const { return records_in_; }
+    [[nodiscard]] std::uint64_t tombstones() const { return tombstones_; }
+    [[nodiscard]] std::uint64_t transactions() const { return transactions_; }
+    [[nodiscard]] std::uint64_t aborts() const { return aborts_; }
+    [[nodiscard]] const std::string& transactional_id() const { return transactional_id_; }
+
+private:
+    struct partition_state {
+        std::string topic;
+        std::int32_t partition = 0;
+        std::int64_t next = -1;       // next offset to read, after what was processed
+        std::int64_t committed = -1;  // what the group holds (as far as this process knows)
+        std::int64_t first = -1;      // first offset read since the assignment
+    };
+    partition_state& slot(std::string_view topic, std::int32_t partition);
+    void on_assign(rd_kafka_topic_partition_list_t* parts);
+    void on_revoke(const rd_kafka_topic_partition_list_t* parts, bool lost);
+    void handle(const record& r);
+    void commit_point();  // makes output durable and commits what was processed
+    void commit_transaction();
+    void abort_and_rewind(const std::string& why);
+    void flush_sinks(bool transactional_too);
+    void commit_offsets(const std::vector<std::pair<partition_state*, std::int64_t>>& offsets);
+    bool exit_at_end_reached();
+    void finish(bool commit);
+    template <typename F>
+    void guarded(F&& f);
+
+    const common_options& options_;
+    session_options so_;
+    std::unique_ptr<source> source_;
+    consumer* consumer_ = nullptr;
+    std::unique_ptr<producer> producer_;  // transactional sessions
+    std::string instance_id_, transactional_id_;
+    int instance_lock_ = -1;
+    std::vector<record_sink*> sinks_;
+    std::vector<record_sink*> shared_sinks_;  // written through producer_: their commit is the transaction's
+    processor* processor_ = nullptr;
+    std::vector<partition_state> partitions_;
+    size_t last_slot_ = 0;
+    bool txn_open_ = false, pending_ = false, closing_ = false, closed_cleanly_ = false;
+    std::chrono::steady_clock::time_point pending_since_{};
+    std::exception_ptr callback_error_;
+    std::uint64_t records_in_ = 0, tombstones_ = 0, transactions_ = 0, aborts_ = 0;
+};
+
+}  // namespace ks

@@ -1,0 +1,50 @@
+// Sources: where records come from. JSON lines from standard input or files (globs), or messages
+// of Kafka topics read in a consumer group, all through one interface, decided once from the
+// -i specs (DESIGN.md "Inputs and outputs"): a tool never switches on the kind of input.
+#pragma once
+
+#include "ks/cli.hpp"
+#include "ks/config.hpp"
+#include "ks/kafka.hpp"
+#include "ks/record.hpp"
+#include "ks/spec.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ks {
+
+class source {
+public:
+    enum class status { record, idle, end };
+    virtual ~source() = default;
+    // record: `r` holds the next record, valid until the next call. idle: nothing came within
+    // timeout_ms (a quiet pipe, a drained topic; 0 asks without waiting). end: no more input
+    // (files and pipes only; a topic has no end, see -e). Blank lines are skipped; Kafka
+    // tombstones (null values) come as records with value.data() == nullptr.
+    virtual status next(record& r, int timeout_ms) = 0;
+    // Whether the last record had to be waited for (a trickle) rather than being there already
+    // (bulk): loops look at the clock for every record of a trickle, now and then in bulk.
+    [[nodiscard]] virtual bool waited() const = 0;
+    // The consumer behind a Kafka source (offsets, rebalances, -e); null for files and pipes.
+    virtual consumer* kafka() { return nullptr; }
+};
+
+// What a Kafka source needs besides the specs and the common options.
+struct kafka_source_settings {
+    consumer::hooks hooks;     // rebalance callbacks
+    property_list defaults;    // the consumer's properties before -X (static membership, ...)
+};
+
+// Expands file globs ("batches/*.jsonl", in name order; a pattern that matches nothing is an
+// error). Kafka specs must all be topics of one cluster (read by one consumer in the group -g).
+// Throws usage_error for a mix of Kafka and files, runtime_failure for a missing file.
+std::unique_ptr<source> open_source(const std::vector<io_spec>& inputs, const common_options& options,
+                                    kafka_source_settings kafka = {});
+
+// Checks the -i specs without opening anything (a tool's setup).
+void check_inputs(const std::vector<io_spec>& inputs, const common_options& options);
+
+}  // namespace ks

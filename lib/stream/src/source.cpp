@@ -1,0 +1,166 @@
+#include "ks/source.hpp"
+
+#include "ks/error.hpp"
+#include "ks/io.hpp"
+#include "ks/log.hpp"
+
+#include <glob.h>
+
+#include <fmt/core.h>
+
+#include <cstring>
+
+namespace ks {
+
+namespace {
+
+// JSON lines from files and standard input, one after the other.
+class line_source final : public source {
+public:
+    explicit line_source(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+
+    status next(record& r, int timeout_ms) override {
+        waited_ = false;
+        for (;;) {
+            if (!in_) {
+                if (next_path_ == paths_.size()) return status::end;
+                in_ = std::make_unique<input_buffer>(paths_[next_path_++]);
+                line_ = 0;
+                scanned_ = 0;
+            }
+            input_buffer& in = *in_;
+            const char* base = in.bytes.data();
+            const size_t from = std::max(in.pos, scanned_);
+            const char* nl = from < in.end ? static_cast<const char*>(std::memchr(base + from, '\n', in.end - from)) : nullptr;
+            if (nl || (in.eof && in.pos < in.end)) {
+                const size_t stop = nl ? static_cast<size_t>(nl - base) : in.end;
+                size_t len = stop - in.pos;
+                if (len > 0 && base[in.pos + len - 1] == '\r') --len;
+                const std::string_view line(base + in.pos, len);
+                in.pos = nl ? stop + 1 : in.end;
+                scanned_ = in.pos;
+                ++line_;
+                if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank
+                r = record{};
+                r.value = line;
+                r.padded = true;  // the buffer keeps input_buffer::padding bytes past its data
+                r.source = in.name;
+                r.line = line_;
+                return status::record;
+            }
+            scanned_ = in.end;
+            if (in.eof) {
+                in_.reset();
+                continue;
+            }
+            if (!in.readable(0)) {
+                waited_ = true;
+                run_idle_hooks();  // output waiting downstream goes now, before the wait
+                if (!in.readable(timeout_ms)) return status::idle;
+            }
+            in.refill();
+        }
+    }
+
+    [[nodiscard]] bool waited() const override { return waited_; }
+
+private:
+    bool waited_ = false;
+    std::vector<std::string> paths_;
+    size_t next_path_ = 0;
+    std::unique_ptr<input_buffer> in_;
+    std::uint64_t line_ = 0;
+    size_t scanned_ = 0;  // bytes of the buffer already searched for a line break
+};
+
+class kafka_source final : public source {
+public:
+    kafka_source(const kafka_settings& settings, const common_options& o, const std::vector<std::string>& topics,
+                 kafka_source_settings extra)
+        : consumer_(settings, o.group, topics, o.from, o.exit_at_end, std::move(extra.hooks), extra.defaults) {}
+
+    status next(record& r, int timeout_ms) override {
+        current_ = consumer_.poll(timeout_ms);
+        if (!current_) return status::idle;
+        const rd_kafka_message_t* m = current_.get();
+        r = record{};
+        r.value = m->payload ? std::string_view(static_cast<const char*>(m->payload), m->len) : std::string_view();
+        r.key = message_key(m);
+        r.from_kafka = true;
+        r.source = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+        r.partition = m->partition;
+        r.offset = m->offset;
+        rd_kafka_timestamp_type_t type;
+        r.timestamp_ms = rd_kafka_message_timestamp(m, &type);
+        headers_.clear();
+        rd_kafka_headers_t* hdrs = nullptr;
+        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const char* name;
+            const void* value;
+            size_t size;
+            for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+                header h{name, std::nullopt};
+                if (value) h.value = std::string_view(static_cast<const char*>(value), size);
+                headers_.push_back(h);
+            }
+        }
+        r.headers = headers_;
+        return status::record;
+    }
+    consumer* kafka() override { return &consumer_; }
+    [[nodiscard]] bool waited() const override { return consumer_.waited(); }
+
+private:
+    consumer consumer_;
+    message_ptr current_;
+    std::vector<header> headers_;
+};
+
+std::vector<std::string> expand(const io_spec& spec) {
+    if (spec.is_stdio()) return {"-"};
+    if (spec.path.find_first_of("*?[") == std::string::npos) return {spec.path};
+    glob_t g{};
+    const int rc = ::glob(spec.path.c_str(), 0, nullptr, &g);
+    std::vector<std::string> out;
+    if (rc == 0)
+        for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+    ::globfree(&g);
+    if (out.empty()) throw runtime_failure(fmt::format("-i {}: no file matches", spec.text));
+    return out;
+}
+
+}  // namespace
+
+void check_inputs(const std::vector<io_spec>& inputs, const common_options& o) {
+    size_t kafka = 0, stdio = 0;
+    for (const auto& s : inputs) {
+        kafka += s.is_kafka();
+        stdio += s.is_stdio();
+    }
+    if (kafka > 0 && kafka < inputs.size())
+        throw usage_error("-i: topics and files cannot be read together (run one tool for each)");
+    if (stdio > 1) throw usage_error("-i: standard input (-) can be read only once");
+    if (kafka > 0) {
+        if (o.group.empty()) throw usage_error("-g GROUP is required to read a topic: offsets are committed for the group");
+        for (const auto& s : inputs)
+            if (s.brokers != inputs.front().brokers)
+                throw usage_error("-i: the topics must be on one cluster (the same brokers)");
+    }
+}
+
+std::unique_ptr<source> open_source(const std::vector<io_spec>& inputs, const common_options& o,
+                                    kafka_source_settings kafka) {
+    check_inputs(inputs, o);
+    if (inputs.empty()) return std::make_unique<line_source>(std::vector<std::string>{"-"});
+    if (inputs.front().is_kafka()) {
+        std::vector<std::string> topics;
+        for (const auto& s : inputs) topics.push_back(s.topic);
+        return std::make_unique<kafka_source>(make_kafka_settings(o, inputs.front().brokers), o, topics, std::move(kafka));
+    }
+    std::vector<std::string> paths;
+    for (const auto& s : inputs)
+        for (auto& p : expand(s)) paths.push_back(std::move(p));
+    return std::make_unique<line_source>(std::move(paths));
+}
+
+}  // namespace ks
