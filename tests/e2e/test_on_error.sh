@@ -50,7 +50,7 @@ assert_files_equal "$SCRATCH/dl.expected" "$SCRATCH/dlq.jsonl" "dead-letter topi
 
 # JSON lines in: invalid JSON and non-objects are bad records too.
 printf '{"a":1}\n{"a":\nnot json\n[1,2]\n{"a":2}\n' > "$SCRATCH/in.jsonl"
-run csv2kafka --format jsonl "$SCRATCH/in.jsonl" --on-error skip --stats
+run csv2kafka --input-format jsonl "$SCRATCH/in.jsonl" --on-error skip --stats
 assert_eq 0 "$RC" "jsonl skip: exit code ($ERR)"
 assert_eq "$(printf '{"a":1}\n{"a":2}')" "$OUT" "jsonl skip: good lines passed through"
 assert_eq 3 "$(stat bad "$ERR")" "jsonl skip: bad count"

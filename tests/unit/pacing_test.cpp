@@ -1,6 +1,7 @@
-// ks pacing: event-time parsing, --rate spacing, --duration deadlines and --replay-time pacing.
+// ks pacing: event-time parsing, --rate spacing, --replay-time pacing, and --duration ending waits.
 // The timed cases check behaviour with loose bounds; they are not benchmarks.
 #include "ks/pacing.hpp"
+#include "ks/signal.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -91,65 +92,54 @@ TEST_CASE("parse_event_time: invalid input is nullopt", "[pacing][time]") {
         CHECK_FALSE(ks::parse_event_time(bad));
 }
 
-TEST_CASE("deadline: 0 never passes, a bounded one passes after its time", "[pacing]") {
-    ks::deadline never(0);
-    CHECK_FALSE(never.bounded());
-    CHECK_FALSE(never.passed());
-
-    ks::deadline soon(0.05);
-    CHECK(soon.bounded());
-    CHECK_FALSE(soon.passed());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    CHECK(soon.passed());
-    CHECK_FALSE(never.passed());
-}
-
-TEST_CASE("sleep_until: returns false when the deadline comes first", "[pacing]") {
+TEST_CASE("sleep_until: returns false when --duration (the stop flag) comes first", "[pacing]") {
     const auto start = ks::steady::now();
-    CHECK(ks::sleep_until(start + std::chrono::milliseconds(20), ks::deadline(0)));
+    CHECK(ks::sleep_until(start + std::chrono::milliseconds(20)));
     CHECK(seconds_since(start) >= 0.02);
 
     const auto again = ks::steady::now();
-    CHECK_FALSE(ks::sleep_until(again + std::chrono::seconds(10), ks::deadline(0.05)));
+    ks::signals::stop_after(0.05);
+    CHECK_FALSE(ks::sleep_until(again + std::chrono::seconds(10)));
     CHECK(seconds_since(again) < 1.0);
+    ks::signals::stop_after(0);  // no deadline again
+    CHECK_FALSE(ks::signals::stop_requested());
 }
 
 TEST_CASE("rate_limiter: 200 records at 1000/s take about 0.2 s", "[pacing]") {
     ks::rate_limiter rate(1000);
-    const ks::deadline none(0);
     const auto start = ks::steady::now();
     int released = 0;
-    for (int i = 0; i < 200; ++i) released += rate.wait(none) ? 1 : 0;
+    for (int i = 0; i < 200; ++i) released += rate.wait() ? 1 : 0;
     CHECK(released == 200);
     const double took = seconds_since(start);
     CHECK(took >= 0.15);
     CHECK(took <= 1.0);
 }
 
-TEST_CASE("rate_limiter: rate 0 does not wait and a passed deadline stops it", "[pacing]") {
+TEST_CASE("rate_limiter: rate 0 does not wait and --duration stops it", "[pacing]") {
     ks::rate_limiter unlimited(0);
     const auto start = ks::steady::now();
     int released = 0;
-    for (int i = 0; i < 100000; ++i) released += unlimited.wait(ks::deadline(0)) ? 1 : 0;
+    for (int i = 0; i < 100000; ++i) released += unlimited.wait() ? 1 : 0;
     CHECK(released == 100000);
     CHECK(seconds_since(start) < 0.5);
 
     ks::rate_limiter slow(1);  // the second record is due 1 s after the first
-    ks::deadline limit(0.05);
-    CHECK(slow.wait(limit));
+    ks::signals::stop_after(0.05);
+    CHECK(slow.wait());
     const auto second = ks::steady::now();
-    CHECK_FALSE(slow.wait(limit));
+    CHECK_FALSE(slow.wait());
     CHECK(seconds_since(second) < 0.5);
+    ks::signals::stop_after(0);
 }
 
 TEST_CASE("replay_clock: a time of day that goes past midnight rolls over to the next day", "[pacing]") {
     // 11:45 PM then 12:00 AM is 15 minutes later, not 23 h 45 min earlier (and not a day later):
     // at speed 1000 that is 0.9 s.
     ks::replay_clock replay(1000);
-    const ks::deadline none(0);
     const auto start = ks::steady::now();
-    REQUIRE(replay.wait(clock_time("11:45:00 PM"), none));
-    REQUIRE(replay.wait(clock_time("12:00:00 AM"), none));
+    REQUIRE(replay.wait(clock_time("11:45:00 PM")));
+    REQUIRE(replay.wait(clock_time("12:00:00 AM")));
     const double took = seconds_since(start);
     CHECK(took >= 0.8);
     CHECK(took < 2.0);
@@ -157,24 +147,24 @@ TEST_CASE("replay_clock: a time of day that goes past midnight rolls over to the
 
 TEST_CASE("replay_clock: rows are spaced by their time difference divided by the speed", "[pacing]") {
     ks::replay_clock replay(100);
-    const ks::deadline none(0);
     const auto start = ks::steady::now();
-    REQUIRE(replay.wait(*ks::parse_event_time("1700000000"), none));
+    REQUIRE(replay.wait(*ks::parse_event_time("1700000000")));
     CHECK(seconds_since(start) < 0.05);  // the first row anchors the clock: no wait
-    REQUIRE(replay.wait(*ks::parse_event_time("1700000010"), none));
-    REQUIRE(replay.wait(*ks::parse_event_time("1700000005"), none));  // earlier row: at once
+    REQUIRE(replay.wait(*ks::parse_event_time("1700000010")));
+    REQUIRE(replay.wait(*ks::parse_event_time("1700000005")));  // earlier row: at once
     const double took = seconds_since(start);
     CHECK(took >= 0.09);
     CHECK(took < 0.5);
 }
 
-TEST_CASE("replay_clock: the deadline stops a long wait", "[pacing]") {
+TEST_CASE("replay_clock: --duration stops a long wait", "[pacing]") {
     ks::replay_clock replay(1);
-    ks::deadline limit(0.05);
-    REQUIRE(replay.wait(*ks::parse_event_time("1700000000"), limit));
+    ks::signals::stop_after(0.05);
+    REQUIRE(replay.wait(*ks::parse_event_time("1700000000")));
     const auto start = ks::steady::now();
-    CHECK_FALSE(replay.wait(*ks::parse_event_time("1700003600"), limit));
+    CHECK_FALSE(replay.wait(*ks::parse_event_time("1700003600")));
     CHECK(seconds_since(start) < 0.5);
+    ks::signals::stop_after(0);
 }
 
 TEST_CASE("parse_event_time: signs inside hours, minutes, seconds or offsets are not a time",

@@ -8,8 +8,10 @@
 #include "ks/json.hpp"
 #include "ks/log.hpp"
 #include "ks/pacing.hpp"
+#include "ks/record.hpp"
 #include "ks/record_errors.hpp"
 #include "ks/signal.hpp"
+#include "ks/source.hpp"
 #include "ks/stats.hpp"
 
 #include <fmt/core.h>
@@ -28,12 +30,17 @@
 namespace ks::csv2kafka {
 
 void declare(CLI::App& app, options& o) {
-    app.add_option("inputs", o.inputs, "CSV or JSON-lines files; - or nothing for standard input");
+    app.add_option("inputs", o.inputs, "CSV or JSON-lines files (a shorthand for -i); - or nothing for standard input");
+    app.add_option("-i,--input", o.input_specs, "A file to read, or - for standard input (repeatable)")
+        ->allow_extra_args(false);
     app.add_option("-o,--output", o.output, "Where to: kafka:TOPIC, kafka://HOST:PORT/TOPIC, FILE, or - (JSON lines)")
         ->capture_default_str();
-    app.add_option("--format", o.format, "Input format: csv, or jsonl (JSON objects, one per line, passed through)")
+    app.add_option("--input-format", o.format, "csv, or jsonl (JSON objects, one per line, passed through)")
         ->check(CLI::IsMember({"csv", "jsonl"}))
         ->capture_default_str();
+    app.add_option("--format", o.format, "The old spelling of --input-format")
+        ->check(CLI::IsMember({"csv", "jsonl"}))
+        ->group("");
     app.add_option("--columns", o.columns, "Column names, comma-separated, for CSV without a header row");
     app.add_option("-d,--delimiter", o.delimiter, "CSV field delimiter (one character; \\t or tab for tabs)")
         ->capture_default_str();
@@ -51,7 +58,7 @@ void declare(CLI::App& app, options& o) {
     add_common_options(app, o.common, opts_kafka | opts_bound | opts_rate | opts_errors | opts_report);
     app.footer(
         "Examples:\n"
-        "  csv2kafka datasets/traffic.csv -o kafka:traffic --key Date --rate 100\n"
+        "  csv2kafka -i datasets/traffic.csv -o kafka:traffic --key Date --rate 100\n"
         "  csv2kafka data.csv                     # CSV to JSON lines on stdout\n"
         "  csv2kafka data.csv -o kafka:t --loop --duration 60 --rate 10\n"
         "Types are inferred per column (int, float, bool, string; empty = null) without losing\n"
@@ -226,7 +233,6 @@ public:
         : o_(o),
           sink_(open_sink(parse_spec(o.output), o.common)),
           errors_(o.common, "csv2kafka"),
-          limit_(o.common.duration_s),
           rate_(o.common.rate),
           replay_(o.speed),
           progress_(o.common.quiet, "records") {}
@@ -279,11 +285,7 @@ private:
         return exit_ok;
     }
 
-    bool should_stop() {
-        if (signals::stop_requested() || limit_.passed()) return true;
-        if (o_.common.limit > 0 && produced_ >= o_.common.limit) return true;
-        return false;
-    }
+    bool should_stop() const { return signals::stop_requested() || o_.common.limit_reached(produced_); }
 
     void bad(const std::string& source, std::uint64_t line, std::string_view why, std::string_view raw) {
         record_origin origin;
@@ -294,7 +296,7 @@ private:
 
     // Paces, then hands one encoded record to the sink. False when it is time to stop.
     bool emit(std::optional<std::string_view> key, std::string_view value, const std::optional<event_time>& when) {
-        if (when ? !replay_.wait(*when, limit_) : !rate_.wait(limit_)) return false;
+        if (when ? !replay_.wait(*when) : !rate_.wait()) return false;
         sink_->write({key, value});
         ++produced_;
         if ((produced_ & 255) == 0) sink_->poll();
@@ -470,29 +472,25 @@ private:
     }
 
     bool publish_jsonl(const std::string& path) {
-        line_reader lines(path);
-        std::string_view line;
-        while (lines.next(line)) {
+        auto in = open_source({parse_spec(path)}, o_.common);
+        record r;
+        for (;;) {
             if (should_stop()) return false;
-            if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+            const auto got = in->next(r, 100);
+            if (got == source::status::end) break;
+            if (got == source::status::idle) continue;
             ++rows_read_;
-            simdjson::dom::element doc;
-            if (auto err = parser_.parse(padded_.load(line)).get(doc)) {
-                bad(lines.name(), lines.line_number(), fmt::format("invalid JSON: {}", simdjson::error_message(err)), line);
+            if (parser_.parse(r) != json_status::ok) {
+                errors_.handle(r, parser_.error_text());
                 continue;
             }
-            simdjson::dom::object obj;
-            if (doc.get(obj) != simdjson::SUCCESS) {
-                bad(lines.name(), lines.line_number(), "not a JSON object", line);
-                continue;
-            }
+            const auto obj = parser_.object();
             std::optional<event_time> when;
             if (!o_.replay_time.empty()) {
                 auto text = field_text(obj, o_.replay_time);
                 if (text) when = parse_event_time(*text);
                 if (!when) {
-                    bad(lines.name(), lines.line_number(),
-                        fmt::format("field '{}': {} is not a time", o_.replay_time, text ? *text : "missing"), line);
+                    errors_.handle(r, fmt::format("field '{}': {} is not a time", o_.replay_time, text ? *text : "missing"));
                     continue;
                 }
             }
@@ -500,7 +498,7 @@ private:
             if (!o_.key.empty()) key_text = field_text(obj, o_.key);
             std::optional<std::string_view> key;
             if (key_text) key = *key_text;
-            if (!emit(key, line, when)) return false;
+            if (!emit(key, r.value, when)) return false;
         }
         return !should_stop();
     }
@@ -508,35 +506,41 @@ private:
     options& o_;
     std::unique_ptr<record_sink> sink_;
     error_policy errors_;
-    deadline limit_;
     rate_limiter rate_;
     replay_clock replay_;
     progress progress_;
     stopwatch clock_;
     std::uint64_t rows_read_ = 0;
     std::uint64_t produced_ = 0;
-    simdjson::dom::parser parser_;
-    json::padded_buffer padded_;
+    json_parser parser_;
 };
 
 }  // namespace
 
-int run(options& o) {
+void setup(options& o) {
+    for (auto& spec : o.input_specs) o.inputs.push_back(spec);
+    o.input_specs.clear();
     if (o.inputs.empty()) o.inputs.push_back("-");
+    for (const auto& input : o.inputs)
+        if (parse_spec(input).is_kafka())
+            throw usage_error(fmt::format("-i {}: csv2kafka reads files and standard input (a topic is read by kstream-filter)", input));
+    parse_spec(o.output);
     const auto stdin_inputs = std::count(o.inputs.begin(), o.inputs.end(), "-");
     if (stdin_inputs > 1) throw usage_error("standard input (-) can be read only once");
     if (o.loop && stdin_inputs > 0) throw usage_error("--loop needs files: standard input cannot be read twice");
-    if (o.loop && o.common.duration_s <= 0 && o.common.limit == 0)
-        log::info("--loop without --duration or --limit: runs until a signal");
     if (o.speed <= 0) throw usage_error("--speed must be positive");
     if (!o.replay_time.empty() && o.common.rate > 0) throw usage_error("--rate and --replay-time exclude each other");
     if (o.format == "jsonl" && (!o.columns.empty() || !o.schema.empty() || o.delimiter != ","))
-        throw usage_error("--columns, --schema and --delimiter are for --format csv");
+        throw usage_error("--columns, --schema and --delimiter are for --input-format csv");
     csv::parse_delimiter(o.delimiter);
     csv::parse_schema(o.schema);
+}
+
+int run(options& o) {
+    if (o.loop && o.common.duration_s <= 0 && o.common.limit == 0)
+        log::info("--loop without --duration or --limit: runs until a signal");
     log::info("inputs {}; output {}; rate {}; duration {}; limit {}", fmt::format("{}", fmt::join(o.inputs, ",")),
               o.output, o.common.rate, o.common.duration_s, o.common.limit);
-    signals::stop_after(o.common.duration_s);  // also ends a read that waits on a quiet pipe
     publisher p(o);
     return p.run();
 }

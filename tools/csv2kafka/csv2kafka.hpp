@@ -10,7 +10,8 @@ namespace ks::csv2kafka {
 
 struct options {
     common_options common;
-    std::vector<std::string> inputs;  // files, "-" = stdin
+    std::vector<std::string> inputs;  // files, "-" = stdin: the positional shorthand of -i
+    std::vector<std::string> input_specs;  // -i
     std::string output = "-";
     std::string format = "csv";
     std::string columns;  // names when there is no header row
@@ -24,6 +25,8 @@ struct options {
 };
 
 void declare(CLI::App& app, options& o);
+// Checks the options and opens nothing (usage_error); merges -i into `inputs`.
+void setup(options& o);
 int run(options& o);
 
 }  // namespace ks::csv2kafka

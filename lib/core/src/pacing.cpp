@@ -12,32 +12,26 @@
 
 namespace ks {
 
-deadline::deadline(double seconds)
-    : bounded_(seconds > 0),
-      at_(steady::now() + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds))) {}
-
-bool sleep_until(steady::time_point when, const deadline& limit) {
+bool sleep_until(steady::time_point when) {
     if (steady::now() < when) run_idle_hooks();
     for (;;) {
-        if (signals::stop_requested() || limit.passed()) return false;
+        if (signals::stop_requested()) return false;
         const auto now = steady::now();
         if (now >= when) return true;
-        auto until = std::min(when, now + std::chrono::milliseconds(100));
-        if (limit.bounded()) until = std::min(until, limit.at());
-        std::this_thread::sleep_until(until);
+        std::this_thread::sleep_until(std::min(when, now + std::chrono::milliseconds(100)));
     }
 }
 
 rate_limiter::rate_limiter(double per_second) : rate_(per_second) {}
 
-bool rate_limiter::wait(const deadline& limit) {
+bool rate_limiter::wait() {
     if (rate_ <= 0) return true;
     if (count_ == 0) start_ = steady::now();
     const auto due = start_ + std::chrono::duration_cast<steady::duration>(
                                   std::chrono::duration<double>(static_cast<double>(count_) / rate_));
     ++count_;
-    if (steady::now() >= due) return !signals::stop_requested() && !limit.passed();
-    return sleep_until(due, limit);
+    if (steady::now() >= due) return !signals::stop_requested();
+    return sleep_until(due);
 }
 
 namespace {
@@ -145,7 +139,7 @@ std::optional<event_time> parse_event_time(std::string_view text) {
     return event_time{std::abs(v) >= 1e11 ? v / 1000.0 : v, false};
 }
 
-bool replay_clock::wait(const event_time& t, const deadline& limit) {
+bool replay_clock::wait(const event_time& t) {
     double when = t.seconds;
     if (t.time_of_day) {
         if (anchored_ && when + day_offset_ < last_ - 43200) day_offset_ += 86400;  // past midnight
@@ -155,13 +149,13 @@ bool replay_clock::wait(const event_time& t, const deadline& limit) {
         anchored_ = true;
         first_ = last_ = when;
         wall_start_ = steady::now();
-        return !signals::stop_requested() && !limit.passed();
+        return !signals::stop_requested();
     }
     // A row earlier than the one before goes out at once: time never runs backwards.
     last_ = std::max(last_, when);
     const auto due = wall_start_ + std::chrono::duration_cast<steady::duration>(
                                        std::chrono::duration<double>((last_ - first_) / speed_));
-    return sleep_until(due, limit);
+    return sleep_until(due);
 }
 
 }  // namespace ks

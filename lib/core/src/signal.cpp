@@ -39,7 +39,10 @@ bool stop_requested() {
 }
 
 void stop_after(double seconds) {
-    if (seconds <= 0) return;
+    if (seconds <= 0) {
+        stop_at_ns = 0;
+        return;
+    }
     const auto at = std::chrono::steady_clock::now() +
                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
     stop_at_ns = at.time_since_epoch().count();

@@ -30,7 +30,7 @@ public:
             }
             input_buffer& in = *in_;
             const char* base = in.bytes.data();
-            const size_t from = std::max(in.pos, scanned_);
+            const size_t from = in.pos + scanned_;
             const char* nl = from < in.end ? static_cast<const char*>(std::memchr(base + from, '\n', in.end - from)) : nullptr;
             if (nl || (in.eof && in.pos < in.end)) {
                 const size_t stop = nl ? static_cast<size_t>(nl - base) : in.end;
@@ -38,7 +38,7 @@ public:
                 if (len > 0 && base[in.pos + len - 1] == '\r') --len;
                 const std::string_view line(base + in.pos, len);
                 in.pos = nl ? stop + 1 : in.end;
-                scanned_ = in.pos;
+                scanned_ = 0;
                 ++line_;
                 if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank
                 r = record{};
@@ -48,7 +48,7 @@ public:
                 r.line = line_;
                 return status::record;
             }
-            scanned_ = in.end;
+            scanned_ = in.end - in.pos;
             if (in.eof) {
                 in_.reset();
                 continue;
@@ -70,7 +70,7 @@ private:
     size_t next_path_ = 0;
     std::unique_ptr<input_buffer> in_;
     std::uint64_t line_ = 0;
-    size_t scanned_ = 0;  // bytes of the buffer already searched for a line break
+    size_t scanned_ = 0;  // unread bytes already searched for a line break (refill moves them)
 };
 
 class kafka_source final : public source {

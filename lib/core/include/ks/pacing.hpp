@@ -1,5 +1,5 @@
-// Time: --duration deadlines, --rate spacing, --replay-time pacing, and event-time parsing.
-// Every wait sleeps in steps of at most 100 ms so that signals and deadlines are seen promptly.
+// Time: --rate spacing, --replay-time pacing, and event-time parsing. Every wait sleeps in steps
+// of at most 100 ms so that signals and --duration (the stop flag) are seen promptly.
 #pragma once
 
 #include <chrono>
@@ -11,26 +11,15 @@ namespace ks {
 
 using steady = std::chrono::steady_clock;
 
-class deadline {
-public:
-    explicit deadline(double seconds);  // 0 = never
-    [[nodiscard]] bool passed() const { return bounded_ && steady::now() >= at_; }
-    [[nodiscard]] bool bounded() const { return bounded_; }
-    [[nodiscard]] steady::time_point at() const { return at_; }
-
-private:
-    bool bounded_;
-    steady::time_point at_;
-};
-
-// Sleeps until `when`. Returns false when a signal or the deadline came first.
-bool sleep_until(steady::time_point when, const deadline& limit);
+// Sleeps until `when`. Returns false when a stop came first (a signal, --duration: both are the
+// stop flag of signal.hpp, so no wait outlives them).
+bool sleep_until(steady::time_point when);
 
 // Record i is released at start + i / rate: evenly spaced, no bursts, no drift.
 class rate_limiter {
 public:
     explicit rate_limiter(double per_second);  // 0 = unlimited
-    bool wait(const deadline& limit);
+    bool wait();  // false: a stop came first
 
 private:
     double rate_;
@@ -51,7 +40,7 @@ std::optional<event_time> parse_event_time(std::string_view text);
 class replay_clock {
 public:
     explicit replay_clock(double speed) : speed_(speed) {}
-    bool wait(const event_time& t, const deadline& limit);
+    bool wait(const event_time& t);  // false: a stop came first
     void restart() {  // a new pass over the input (--loop)
         anchored_ = false;
         day_offset_ = 0;

@@ -9,7 +9,7 @@ void install();
 [[nodiscard]] bool stop_requested();  // one signal or more, or request_stop()
 [[nodiscard]] bool abort_requested();  // two signals or more: skip the flush
 void request_stop();                   // the tool itself stops (limit, duration, closed pipe)
-void stop_after(double seconds);       // --duration: stop_requested() turns true then (0 = never)
+void stop_after(double seconds);       // --duration: stop_requested() turns true then (0: no deadline)
 int last_signal();                     // 0 when stopped by the tool itself
 
 }  // namespace ks::signals
