@@ -15,3 +15,16 @@ program& program::operator=(program&&) noexcept = default;
 program::~program() = default;
 
 }  // namespace ks::expr
+
+namespace ks::expr {
+struct evaluator::state {};
+evaluator::evaluator() = default;
+evaluator::~evaluator() = default;
+void evaluator::reset() {}
+bool evaluator::evaluate(const program&, const context&, value&, std::string& error) { error = "not implemented"; return false; }
+bool evaluator::test(const program&, const context&, bool&, std::string& error) { error = "not implemented"; return false; }
+void program::bind(std::span<const std::string>) {}
+std::optional<std::vector<path_step>> program::field_path() const { return std::nullopt; }
+void append_json(std::string&, const value&) {}
+bool append_text(std::string&, const value&) { return false; }
+}  // namespace ks::expr

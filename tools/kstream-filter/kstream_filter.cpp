@@ -1,0 +1,480 @@
+// kstream-filter: the stateless half of Spark Structured Streaming. Per record, in this order: a
+// lookup join (--lookup), a filter (--where), a projection (--select or --drop), computed fields
+// (--set) and a new key (--key). Kafka to Kafka is exactly-once (the session's transactions).
+#include "kstream_filter.hpp"
+
+#include "lookup.hpp"
+
+#include "ks/error.hpp"
+#include "ks/json.hpp"
+#include "ks/log.hpp"
+#include "ks/record.hpp"
+#include "ks/record_errors.hpp"
+#include "ks/session.hpp"
+#include "ks/stats.hpp"
+
+#include <fmt/core.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+
+namespace ks::kstream_filter {
+
+void declare(CLI::App& app, options& o) {
+    app.add_option("-i,--input", o.inputs, "kafka:TOPIC, kafka://HOST:PORT/TOPIC, JSON-lines files (globs), or - (repeatable)")
+        ->allow_extra_args(false);
+    app.add_option("-o,--output", o.output, "kafka:TOPIC, kafka://HOST:PORT/TOPIC, a file, or - (JSON lines)")
+        ->capture_default_str();
+    app.add_option("--where", o.where, "Keep the records for which EXPR is true (false and null drop them)")
+        ->group("Records");
+    app.add_option("--select", o.select, "Only these fields: 'name=EXPR, field, ...' (repeatable)")
+        ->group("Records")
+        ->allow_extra_args(false);
+    app.add_option("--drop", o.drop, "Remove these top-level fields: f1,f2")->group("Records")->delimiter(',');
+    app.add_option("--set", o.set, "Add or replace a field: 'name=EXPR' (repeatable, in order)")
+        ->group("Records")
+        ->allow_extra_args(false);
+    app.add_option("--lookup", o.lookup, "Join a static CSV table (header row) to each record")->group("Records");
+    app.add_option("--on", o.on, "The join: 'FIELD=COLUMN', a record field and the table's column")->group("Records");
+    app.add_flag("--inner", o.inner, "Drop records the table has no row for (default: keep them, nulls)")->group("Records");
+    app.add_option("--key", o.key, "The output message key: EXPR (default: the input key)")->group("Records");
+    app.add_option("--guarantee", o.guarantee, "Kafka to Kafka: exactly-once (transactions) or at-least-once")
+        ->check(CLI::IsMember({"exactly-once", "at-least-once"}))
+        ->capture_default_str()
+        ->group("Delivery");
+    app.add_option("--commit-interval", o.commit_interval_ms,
+                   "Commit at least every MS milliseconds (and at once when the input runs dry)")
+        ->check(positive)
+        ->capture_default_str()
+        ->group("Delivery");
+    app.add_option("--instance-id", o.instance_id,
+                   "This process in its group (static membership, transactional.id); default: host and a free slot")
+        ->group("Delivery");
+    app.add_option("--idle-timeout", o.idle_timeout, "Exit 0 after S seconds without records")->check(non_negative)->group("Bounds");
+    add_common_options(app, o.common, opts_kafka | opts_consume | opts_bound | opts_errors | opts_report);
+    app.footer(
+        "Order per record: --lookup, --where, --select or --drop, --set (in order), --key. Names refer\n"
+        "to fields computed before them (lookup columns, earlier --select/--set), then to the record.\n"
+        "A field copied as it is (--select 'x' or 'y=x') keeps its exact text; --where alone forwards\n"
+        "the record's bytes untouched. Expressions: docs/expressions.md.\n"
+        "Examples:\n"
+        "  kstream-filter -i kafka:traffic -g busy -o kafka:traffic_busy --where 'Total > 50'\n"
+        "  tail -f log.jsonl | kstream-filter --where 'level == \"error\"'\n"
+        "  kstream-filter -i kafka:velib -g enrich -o kafka:velib-enriched \\\n"
+        "      --lookup stations.csv --on station_id=station_id --set 'ebike=coalesce(num_bikes_available_types[*].ebike)'");
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> items;
+    int depth = 0;
+    char quote = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (quote) {
+            if (c == '\\' && quote != '`') ++i;
+            else if (c == quote) quote = 0;
+            continue;
+        }
+        if (c == '"' || c == '\'' || c == '`') quote = c;
+        else if (c == '(' || c == '[' || c == '{') ++depth;
+        else if (c == ')' || c == ']' || c == '}') --depth;
+        else if (c == ',' && depth == 0) {
+            items.emplace_back(text.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    items.emplace_back(text.substr(start));
+    for (auto& item : items) {
+        const auto b = item.find_first_not_of(" \t\n");
+        const auto e = item.find_last_not_of(" \t\n");
+        item = b == std::string::npos ? std::string() : item.substr(b, e - b + 1);
+    }
+    return items;
+}
+
+namespace {
+
+bool is_identifier(std::string_view s) {
+    if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// A leading NAME or `NAME` at the start of text; its length in `used` (0 when there is none).
+std::string leading_name(std::string_view text, size_t& used) {
+    used = 0;
+    if (!text.empty() && text[0] == '`') {
+        std::string name;
+        for (size_t i = 1; i < text.size(); ++i) {
+            if (text[i] == '`') {
+                if (i + 1 < text.size() && text[i + 1] == '`') {
+                    name.push_back('`');
+                    ++i;
+                    continue;
+                }
+                used = i + 1;
+                return name;
+            }
+            name.push_back(text[i]);
+        }
+        return {};
+    }
+    size_t i = 0;
+    while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) ++i;
+    if (!is_identifier(text.substr(0, i))) return {};
+    used = i;
+    return std::string(text.substr(0, i));
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> split_named(std::string_view item, std::string_view option) {
+    if (item.empty()) throw usage_error(fmt::format("{}: an empty item", option));
+    size_t used = 0;
+    std::string name = leading_name(item, used);
+    if (used > 0) {
+        size_t i = used;
+        while (i < item.size() && (item[i] == ' ' || item[i] == '\t')) ++i;
+        // NAME = EXPR (a single '=': '==' would be a comparison)
+        if (i < item.size() && item[i] == '=' && (i + 1 >= item.size() || item[i + 1] != '=')) {
+            std::string_view rest = item.substr(i + 1);
+            while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+            if (rest.empty()) throw usage_error(fmt::format("{}: '{}' has no expression after '='", option, item));
+            return {name, std::string(rest)};
+        }
+    }
+    // No name: a field path names itself by its last step.
+    try {
+        auto p = expr::program::compile(item);
+        if (auto path = p.field_path(); path && !path->empty()) {
+            for (auto it = path->rbegin(); it != path->rend(); ++it)
+                if (it->index < 0) return {it->name, std::string(item)};
+        }
+    } catch (const expr::syntax_error& e) {
+        throw usage_error(fmt::format("{}: {}", option, e.display()));
+    }
+    throw usage_error(fmt::format("{}: '{}' needs a name: write NAME=EXPR", option, item));
+}
+
+namespace {
+
+expr::program compile(std::string_view text, std::string_view option) {
+    try {
+        return expr::program::compile(text);
+    } catch (const expr::syntax_error& e) {
+        throw usage_error(fmt::format("{}: {}", option, e.display()));
+    }
+}
+
+}  // namespace
+
+plan setup(options& o) {
+    plan p;
+    if (o.inputs.empty()) o.inputs.push_back("-");
+    for (const auto& i : o.inputs) p.inputs.push_back(parse_spec(i));
+    p.output = parse_spec(o.output);
+    if (!o.select.empty() && !o.drop.empty()) throw usage_error("--select and --drop exclude each other");
+    if (!o.lookup.empty() && o.on.empty()) throw usage_error("--lookup needs --on 'FIELD=COLUMN'");
+    if (o.lookup.empty() && (!o.on.empty() || o.inner)) throw usage_error("--on and --inner are for --lookup");
+    if (!o.where.empty()) p.where = compile(o.where, "--where");
+    if (!o.key.empty()) p.key = compile(o.key, "--key");
+    if (!o.on.empty()) {
+        const auto eq = o.on.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == o.on.size())
+            throw usage_error(fmt::format("--on: expected FIELD=COLUMN, got '{}'", o.on));
+        p.join_field = compile(o.on.substr(0, eq), "--on");
+        p.join_column = o.on.substr(eq + 1);
+    }
+    std::vector<std::string> names;
+    for (const auto& list : o.select)
+        for (const auto& item : split_list(list)) {
+            auto [name, text] = split_named(item, "--select");
+            if (std::find(names.begin(), names.end(), name) != names.end())
+                throw usage_error(fmt::format("--select: '{}' twice", name));
+            names.push_back(name);
+            p.select.push_back({name, compile(text, "--select")});
+        }
+    for (const auto& item : o.set) {
+        auto [name, text] = split_named(item, "--set");
+        p.set.push_back({name, compile(text, "--set")});
+    }
+    for (const auto& d : o.drop)
+        if (!d.empty()) p.drop.push_back(d);
+    session_options so;
+    so.inputs = p.inputs;
+    so.outputs = {p.output};
+    if (o.common.on_error == on_error_mode::dead_letter) so.outputs.push_back(parse_spec(o.common.dead_letter));
+    so.delivery = o.guarantee == "at-least-once" ? guarantee::at_least_once : guarantee::exactly_once;
+    check_session(o.common, so);
+    return p;
+}
+
+namespace {
+
+// Where an output field's value comes from.
+struct output_plan {
+    std::string name;
+    const expr::program* program = nullptr;
+    std::optional<std::vector<path_step>> record_path;  // copied byte for byte from the record
+    int lookup_column = -1;                             // copied from the table's JSON text
+    size_t local = 0;                                   // its slot among the locals
+};
+
+class filter final : public processor {
+public:
+    filter(plan& p, const options& o, lookup_table* table, record_sink& out, error_policy& errors)
+        : p_(p), o_(o), table_(table), out_(out), errors_(errors) {
+        // Locals: the table's columns, then the --select outputs, then the --set outputs. Each
+        // program sees the names defined before it; a later name hides an earlier one.
+        std::vector<std::string> names;
+        if (table_) names = table_->columns();
+        const size_t lookup_count = names.size();
+        const auto bind = [&](expr::program& prog) {
+            std::vector<std::string> visible = names;
+            for (size_t i = 0; i < visible.size(); ++i)
+                for (size_t j = i + 1; j < visible.size(); ++j)
+                    if (visible[j] == visible[i]) visible[i] = std::string(1, '\0');
+            prog.bind(visible);
+        };
+        if (p_.join_field) p_.join_field->bind({});
+        if (p_.where) bind(*p_.where);
+        const auto add = [&](std::vector<output_field>& fields, std::vector<output_plan>& plans) {
+            for (auto& f : fields) {
+                bind(f.program);
+                output_plan op;
+                op.name = f.name;
+                op.program = &f.program;
+                op.record_path = f.program.field_path();
+                // A bare name of a table column (not hidden by an output before it) copies its text.
+                if (!op.record_path && table_) {
+                    const auto text = f.program.text();
+                    for (size_t c = 0; c < lookup_count; ++c) {
+                        const auto& col = names[c];
+                        if (text == col || text == "`" + col + "`") {
+                            if (std::find(names.begin() + static_cast<std::ptrdiff_t>(lookup_count), names.end(), col) == names.end())
+                                op.lookup_column = static_cast<int>(c);
+                        }
+                    }
+                }
+                op.local = names.size();
+                names.push_back(f.name);
+                plans.push_back(std::move(op));
+            }
+        };
+        add(p_.select, select_);
+        add(p_.set, set_);
+        if (p_.key) bind(*p_.key);
+        locals_.assign(names.size(), expr::value::null());
+        ctx_.locals = locals_;
+        pass_through_ = p_.select.empty() && p_.set.empty() && p_.drop.empty() && !table_;
+    }
+
+    void process(const record& r) override {
+        ev_.reset();
+        if (parser_.parse(r) != json_status::ok) return bad(r, parser_.error_text());
+        ctx_.root = parser_.object();
+        ctx_.meta = &r;
+        const lookup_table::row* row = nullptr;
+        if (table_) {
+            expr::value k;
+            if (!ev_.evaluate(*p_.join_field, ctx_, k, error_)) return bad(r, error_);
+            text_.clear();
+            if (expr::append_text(text_, k)) row = table_->find(text_);
+            if (!row && o_.inner) {
+                ++unmatched_;
+                return;
+            }
+            for (size_t c = 0; c < table_->columns().size(); ++c) locals_[c] = row ? row->values[c] : expr::value::null();
+        }
+        if (p_.where) {
+            bool keep = false;
+            if (!ev_.test(*p_.where, ctx_, keep, error_)) return bad(r, error_);
+            if (!keep) {
+                ++dropped_;
+                return;
+            }
+        }
+        for (auto* plans : {&select_, &set_})
+            for (const auto& op : *plans)
+                if (!ev_.evaluate(*op.program, ctx_, locals_[op.local], error_)) return bad(r, error_);
+        std::optional<std::string_view> key = r.key;
+        if (p_.key) {
+            expr::value k;
+            if (!ev_.evaluate(*p_.key, ctx_, k, error_)) return bad(r, error_);
+            key_.clear();
+            key = expr::append_text(key_, k) ? std::optional<std::string_view>(key_) : std::nullopt;
+        }
+        std::string_view value = r.value;
+        if (!pass_through_) {
+            if (!build(r, row)) return;
+            value = text_;
+        }
+        out_.write({key, value, r.headers, r.timestamp_ms});
+        ++written_;
+    }
+
+    void flush() override { errors_.flush(); }
+
+    void report(const session& s, bool stats) {
+        progress_.finish();
+        if (!stats) return;
+        const double secs = clock_.seconds();
+        stats_report(log::tool())
+            .add("records_in", s.records_in())
+            .add("records_out", written_)
+            .add("dropped", dropped_)
+            .add("unmatched", unmatched_)
+            .add("bad", errors_.count())
+            .add("tombstones", s.tombstones())
+            .add("transactions", s.transactions())
+            .add("aborts", s.aborts())
+            .add("lag", s.kafka() ? s.kafka()->lag() : std::int64_t{0})
+            .add("elapsed_s", secs)
+            .add("records_per_s", s.records_in() / std::max(secs, 1e-9))
+            .print();
+    }
+
+    void tick() override { progress_.update(written_); }
+
+private:
+    void bad(const record& r, const std::string& why) { errors_.handle(r, why); }
+
+    void key_text(std::string_view name) {
+        json::append_string(text_, name);
+        text_.push_back(':');
+    }
+
+    // An output field's value: the record's or the table's exact text, or the computed value.
+    bool value_text(const record& r, const output_plan& op, const lookup_table::row* row) {
+        if (op.record_path) {
+            const auto raw = fields_.find(r.value, r.padded, *op.record_path);
+            text_.append(raw ? *raw : std::string_view("null"));
+        } else if (op.lookup_column >= 0) {
+            text_.append(row ? std::string_view(row->json[static_cast<size_t>(op.lookup_column)]) : "null");
+        } else {
+            expr::append_json(text_, locals_[op.local]);
+        }
+        return true;
+    }
+
+    void field(const record& r, const output_plan& op, const lookup_table::row* row) {
+        if (text_.size() > 1) text_.push_back(',');
+        key_text(op.name);
+        value_text(r, op, row);
+    }
+
+    [[nodiscard]] bool dropped(std::string_view name) const {
+        return std::find(p_.drop.begin(), p_.drop.end(), name) != p_.drop.end();
+    }
+
+    const output_plan* set_named(std::string_view name) const {
+        for (const auto& op : set_)
+            if (op.name == name) return &op;
+        return nullptr;
+    }
+
+    bool build(const record& r, const lookup_table::row* row) {
+        text_.clear();
+        text_.push_back('{');
+        set_written_.assign(set_.size(), false);
+        const auto put = [&](const output_plan& op) {
+            if (const auto* s = set_named(op.name)) {  // --set replaces a field where it stands
+                const auto i = static_cast<size_t>(s - set_.data());
+                if (set_written_[i]) return;
+                set_written_[i] = true;
+                field(r, *s, row);
+            } else {
+                field(r, op, row);
+            }
+        };
+        if (!select_.empty()) {
+            for (const auto& op : select_) put(op);
+        } else {
+            seen_.clear();
+            const auto status = fields_.read(r, false, [&](const raw_field& f) {
+                seen_.push_back(f.key);
+                if (dropped(f.key)) return;
+                if (const auto* s = set_named(f.key)) {
+                    const auto i = static_cast<size_t>(s - set_.data());
+                    if (set_written_[i]) return;  // a repeated key: written once
+                    set_written_[i] = true;
+                    field(r, *s, row);
+                    return;
+                }
+                if (text_.size() > 1) text_.push_back(',');
+                key_text(f.key);
+                text_.append(f.raw);
+            });
+            if (status != json_status::ok) {
+                bad(r, fields_.error_text());
+                return false;
+            }
+            if (table_) {
+                const auto& columns = table_->columns();
+                for (size_t c = 0; c < columns.size(); ++c) {
+                    if (dropped(columns[c]) || std::find(seen_.begin(), seen_.end(), columns[c]) != seen_.end()) continue;
+                    output_plan op;
+                    op.name = columns[c];
+                    op.lookup_column = static_cast<int>(c);
+                    put(op);
+                }
+            }
+        }
+        for (size_t i = 0; i < set_.size(); ++i)
+            if (!set_written_[i]) field(r, set_[i], row);
+        text_.push_back('}');
+        return true;
+    }
+
+    plan& p_;
+    const options& o_;
+    lookup_table* table_;
+    record_sink& out_;
+    error_policy& errors_;
+    std::vector<output_plan> select_, set_;
+    std::vector<expr::value> locals_;
+    std::vector<bool> set_written_;
+    std::vector<std::string_view> seen_;
+    bool pass_through_ = true;
+    json_parser parser_;
+    field_reader fields_;
+    expr::evaluator ev_;
+    expr::context ctx_;
+    std::string text_, key_, error_;
+    std::uint64_t written_ = 0, dropped_ = 0, unmatched_ = 0;
+    progress progress_{o_.common.quiet, "records"};
+    stopwatch clock_;
+};
+
+}  // namespace
+
+int run(options& o, plan& p) {
+    std::unique_ptr<lookup_table> table;
+    if (!o.lookup.empty()) table = std::make_unique<lookup_table>(o.lookup, p.join_column);
+    session_options so;
+    so.tool = "kstream-filter";
+    so.inputs = p.inputs;
+    so.outputs = {p.output};
+    if (o.common.on_error == on_error_mode::dead_letter) so.outputs.push_back(parse_spec(o.common.dead_letter));
+    so.delivery = o.guarantee == "at-least-once" ? guarantee::at_least_once : guarantee::exactly_once;
+    so.commit_interval_ms = o.commit_interval_ms;
+    so.idle_timeout_s = o.idle_timeout;
+    so.instance_id = o.instance_id;
+    session s(o.common, so);
+    auto out = s.open_sink(p.output);
+    error_policy errors(o.common, "kstream-filter", s.sink_opener());
+    filter f(p, o, table.get(), *out, errors);
+    try {
+        s.run(f);
+        out->close();
+        errors.close();
+    } catch (const data_error&) {
+        f.report(s, o.common.stats);
+        throw;
+    }
+    f.report(s, o.common.stats);
+    return exit_ok;
+}
+
+}  // namespace ks::kstream_filter

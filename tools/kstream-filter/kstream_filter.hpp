@@ -1,0 +1,58 @@
+#pragma once
+
+#include "ks/cli.hpp"
+#include "ks/expr.hpp"
+#include "ks/spec.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ks::kstream_filter {
+
+struct options {
+    common_options common;
+    std::vector<std::string> inputs;  // -i
+    std::string output = "-";
+    std::string where;
+    std::vector<std::string> select;  // 'name=EXPR, ...', repeatable
+    std::vector<std::string> drop;    // f1,f2
+    std::vector<std::string> set;     // 'name=EXPR', repeatable
+    std::string lookup, on;
+    bool inner = false;
+    std::string key;
+    std::string guarantee = "exactly-once";
+    double commit_interval_ms = 100;
+    double idle_timeout = 0;
+    std::string instance_id;
+};
+
+// One output field: a name and the expression that computes it.
+struct output_field {
+    std::string name;
+    expr::program program;
+};
+
+// What setup makes of the options: specs and compiled expressions, nothing opened.
+struct plan {
+    std::vector<io_spec> inputs;
+    io_spec output;
+    std::optional<expr::program> where, key, join_field;
+    std::vector<output_field> select, set;
+    std::vector<std::string> drop;
+    std::string join_column;
+};
+
+void declare(CLI::App& app, options& o);
+// Checks the options and compiles the expressions; opens nothing. Throws usage_error (a wrong
+// expression is shown with a caret under the column).
+plan setup(options& o);
+int run(options& o, plan& p);
+
+// "a=x+1, b, `c d`=upper(e)" -> items; commas inside brackets, parentheses and quotes do not split.
+std::vector<std::string> split_list(std::string_view text);
+// "name=EXPR" -> name and EXPR; a bare field path names itself by its last step ("main.temp" ->
+// "temp"). Throws usage_error naming `option` when an expression has no name.
+std::pair<std::string, std::string> split_named(std::string_view item, std::string_view option);
+
+}  // namespace ks::kstream_filter
