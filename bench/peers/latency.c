@@ -13,9 +13,13 @@
  * Records sent during the first --warmup seconds must arrive too, but are not in the
  * percentiles (the processor's first transaction, metadata and group join are not steady state).
  *
- * --arrivals FILE writes one line per record read: "RECV_US SEQ LATENCY_US" (wall clock,
- * microseconds since the epoch, as bash's EPOCHREALTIME), "dup" appended for a duplicate.
- * bench/filter's restart test reads it to see when the first record after a restart arrives.
+ * -a FILE writes one line per record read: "RECV_US SEQ LATENCY_US PARTITION OFFSET" (wall clock,
+ * microseconds since the epoch, as bash's EPOCHREALTIME; the record's place in the output
+ * topic), "dup" appended for a duplicate. bench/filter's restart test reads it to see when the
+ * first record written after a restart arrives.
+ *
+ * -H prints the high watermarks of topic -o ("P:HW P:HW ...", read_uncommitted: the end of the
+ * log, not the last stable offset) and exits: the restart test takes them right after a kill.
  *
  * Summary on stdout, one line:
  *   latency: sent=N received=R missing=M duplicates=D warmup_records=W samples=S
@@ -41,6 +45,7 @@
 static const char *usage_text =
     "Usage: latency -i TOPIC -o TOPIC [-b BROKERS] [-r RATE] [-d SECONDS] [-w SECONDS]\n"
     "               [-W SECONDS] [-a FILE] [-X prop=value]...\n"
+    "       latency -H -o TOPIC [-b BROKERS]\n"
     "\n"
     "Sends {\"seq\":N,\"sent_us\":...} records at RATE per second to topic -i, reads topic -o\n"
     "with read_committed and prints the latency percentiles of the records that come back.\n"
@@ -52,7 +57,9 @@ static const char *usage_text =
     "  -d SECONDS   how long to send (default 30; 0: until SIGINT/SIGTERM)\n"
     "  -w SECONDS   warm-up: records sent in the first SECONDS are checked, not timed (default 0)\n"
     "  -W SECONDS   after the last send, wait at most this long for the rest (default 30)\n"
-    "  -a FILE      write \"RECV_US SEQ LATENCY_US\" per record read (dup appended for duplicates)\n"
+    "  -a FILE      write \"RECV_US SEQ LATENCY_US PARTITION OFFSET\" per record read (dup\n"
+    "               appended for duplicates)\n"
+    "  -H           print the high watermarks of topic -o as \"P:HW ...\" (read_uncommitted) and exit\n"
     "  -X prop=val  librdkafka property for both clients; consumer.prop=val or producer.prop=val\n"
     "               for one of them (repeatable)\n"
     "  -h           this help\n"
@@ -154,14 +161,41 @@ static double pct_ms(const int64_t *v, size_t n, double p) {
     return (double)v[k - 1] / 1000.0;
 }
 
+/* -H: "P:HW ..." of every partition of topic, from a read_uncommitted handle */
+static int print_high_watermarks(const char *brokers, const char *topic) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    set_prop(conf, "bootstrap.servers", brokers);
+    set_prop(conf, "isolation.level", "read_uncommitted");
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) fail("consumer: %s", errstr);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    if (err || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1)
+        fail("topic %s: %s", topic, rd_kafka_err2str(err ? err : md->topics[0].err));
+    int n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    for (int p = 0; p < n; p++) {
+        int64_t lo = 0, hi = 0;
+        err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        if (err) fail("watermarks of %s [%d]: %s", topic, p, rd_kafka_err2str(err));
+        printf("%s%d:%" PRId64, p ? " " : "", p, hi);
+    }
+    printf("\n");
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *brokers = getenv("KAFKA_BROKERS");
     const char *in_topic = NULL, *out_topic = NULL, *arrivals_path = NULL;
     double rate = 20, duration = 30, warmup = 0, drain = 30;
     char **props = calloc((size_t)argc, sizeof *props);
-    int nprops = 0, opt;
+    int nprops = 0, opt, print_hw = 0;
     if (!brokers || !*brokers) brokers = "localhost:9092";
-    while ((opt = getopt(argc, argv, "b:i:o:r:d:w:W:a:X:h")) != -1) {
+    while ((opt = getopt(argc, argv, "b:i:o:r:d:w:W:a:HX:h")) != -1) {
         char *end = NULL;
         double *target = NULL;
         switch (opt) {
@@ -169,6 +203,7 @@ int main(int argc, char **argv) {
         case 'i': in_topic = optarg; break;
         case 'o': out_topic = optarg; break;
         case 'a': arrivals_path = optarg; break;
+        case 'H': print_hw = 1; break;
         case 'r': target = &rate; break;
         case 'd': target = &duration; break;
         case 'w': target = &warmup; break;
@@ -185,6 +220,7 @@ int main(int argc, char **argv) {
             if (!*optarg || *end || *target < 0) goto usage_error;
         }
     }
+    if (print_hw && optind == argc && out_topic) return print_high_watermarks(brokers, out_topic);
     if (optind != argc || !in_topic || !out_topic || rate <= 0) goto usage_error;
 
     struct sigaction sa;
@@ -318,12 +354,16 @@ int main(int argc, char **argv) {
                 int64_t l = recv - sent_at[seq];
                 if (seen[seq]) {
                     duplicates++;
-                    if (arrivals) fprintf(arrivals, "%" PRId64 " %lld %" PRId64 " dup\n", recv, seq, l);
+                    if (arrivals)
+                        fprintf(arrivals, "%" PRId64 " %lld %" PRId64 " %d %" PRId64 " dup\n", recv, seq, l,
+                                (int)m->partition, m->offset);
                 } else {
                     seen[seq] = 1;
                     received++;
                     if (sent_at[seq] >= warm_end) lat[nlat++] = l;
-                    if (arrivals) fprintf(arrivals, "%" PRId64 " %lld %" PRId64 "\n", recv, seq, l);
+                    if (arrivals)
+                        fprintf(arrivals, "%" PRId64 " %lld %" PRId64 " %d %" PRId64 "\n", recv, seq, l,
+                                (int)m->partition, m->offset);
                 }
             }
         }
