@@ -102,19 +102,16 @@ static double now_s(void) {
 /* ------------------------------------------------------------------------- state */
 
 struct partition_state {
-    int64_t end;     /* high watermark at start */
-    int64_t next;    /* next offset to read (position), -1 = unknown */
+    int64_t end; /* end offset at start (last stable offset: read_committed) */
     int assigned;
-    int done;        /* reached end */
+    int done; /* reached end */
 };
 
 static struct {
     rd_kafka_t *consumer, *producer;
     rd_kafka_topic_t *out_topic;
-    const char *in_topic;
     int in_partitions, out_partitions;
     struct partition_state *parts;
-    int exit_at_end;
     int closing;
     int64_t committed_records; /* copied and committed */
     int64_t pending_records;   /* copied in the open transaction */
@@ -146,10 +143,7 @@ static void rewind_to_committed(void) {
         for (int i = 0; i < assignment->cnt; i++) {
             rd_kafka_topic_partition_t *p = &assignment->elems[i];
             if (p->offset < 0) p->offset = RD_KAFKA_OFFSET_BEGINNING;
-            if (p->partition < S.in_partitions) {
-                S.parts[p->partition].next = p->offset >= 0 ? p->offset : 0;
-                S.parts[p->partition].done = 0;
-            }
+            if (p->partition < S.in_partitions) S.parts[p->partition].done = 0;
         }
         rd_kafka_error_t *error = rd_kafka_seek_partitions(S.consumer, assignment, -1);
         if (error) fail("seek to the committed offsets: %s", rd_kafka_error_string(error));
@@ -325,10 +319,16 @@ static int partition_count(rd_kafka_t *rk, const char *topic) {
     return n;
 }
 
+/* Every partition assigned to this instance has reached its end (and it has some: not before
+ * the first assignment, nor in the middle of a rebalance that took them all). */
 static int all_done(void) {
-    for (int p = 0; p < S.in_partitions; p++)
+    int assigned = 0;
+    for (int p = 0; p < S.in_partitions; p++) {
+        if (!S.parts[p].assigned) continue;
         if (!S.parts[p].done) return 0;
-    return 1;
+        assigned++;
+    }
+    return assigned > 0;
 }
 
 int main(int argc, char **argv) {
@@ -417,16 +417,13 @@ int main(int argc, char **argv) {
     if (!S.consumer) fail("consumer: %s", errstr);
     rd_kafka_poll_set_consumer(S.consumer);
 
-    S.in_topic = in_topic;
     S.in_partitions = partition_count(S.consumer, in_topic);
     S.parts = calloc((size_t)S.in_partitions, sizeof *S.parts);
-    S.exit_at_end = exit_at_end;
     for (int p = 0; p < S.in_partitions; p++) {
         int64_t lo = 0, hi = 0;
         rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(S.consumer, in_topic, p, &lo, &hi, 10000);
         if (err) fail("watermarks of %s [%d]: %s", in_topic, p, rd_kafka_err2str(err));
         S.parts[p].end = hi;
-        S.parts[p].next = -1;
         S.parts[p].done = !exit_at_end ? 0 : (hi <= lo);
     }
 
@@ -504,8 +501,7 @@ int main(int argc, char **argv) {
         S.pending_records++;
         if (m->partition < S.in_partitions) {
             struct partition_state *ps = &S.parts[m->partition];
-            ps->next = m->offset + 1;
-            if (exit_at_end && ps->next >= ps->end) ps->done = 1;
+            if (exit_at_end && m->offset + 1 >= ps->end) ps->done = 1;
         }
         rd_kafka_message_destroy(m);
     }
