@@ -7,7 +7,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := g++ cmake ninja-build pkg-config librdkafka-dev libsimdjson-dev libfmt-dev \
                 libcli11-dev catch2 kcat openjdk-17-jre-headless maven procps time
 
-.PHONY: all deps build test unit demo bench clean
+.PHONY: all deps build test unit test-asan unit-asan demo bench clean
 
 all: build
 
@@ -32,6 +32,21 @@ test: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
+# The whole suite (unit-asan: the unit tests) built with AddressSanitizer and UBSan, in its own
+# build directory. Any report fails the test that caused it.
+ASAN_BUILD ?= build-asan
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+asan-build: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKS_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-asan: asan-build
+	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
+
+unit-asan: asan-build
+	cd $(ASAN_BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
+
 demo: build
 	scripts/demo
 
@@ -39,4 +54,4 @@ bench: build
 	bench/run
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,133 @@
+// ks source: JSON lines from files, globs and pipes through one interface; what -i accepts.
+#include "ks/error.hpp"
+#include "ks/source.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct line {
+    std::string value, source;
+    std::uint64_t number;
+    bool operator==(const line&) const = default;
+};
+
+std::vector<line> read_all(ks::source& src) {
+    std::vector<line> out;
+    ks::record r;
+    for (;;) {
+        const auto got = src.next(r, 10);
+        if (got == ks::source::status::end) return out;
+        if (got == ks::source::status::record) {
+            CHECK(r.padded);
+            CHECK_FALSE(r.from_kafka);
+            out.push_back({std::string(r.value), std::string(r.source), r.line});
+        }
+    }
+}
+
+std::vector<ks::io_spec> specs(std::initializer_list<std::string> texts) {
+    std::vector<ks::io_spec> out;
+    for (const auto& t : texts) out.push_back(ks::parse_spec(t));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("source: lines of files in order, CRLF and blank lines handled, line numbers kept", "[source]") {
+    ks_test::temp_dir dir;
+    const auto a = dir.write("a.jsonl", "{\"n\":1}\r\n\n  \n{\"n\":2}\n");
+    const auto b = dir.write("b.jsonl", "{\"n\":3}");  // no final line break
+    ks::common_options o;
+    auto src = ks::open_source(specs({a, b}), o);
+    const std::vector<line> expected = {{R"({"n":1})", a, 1}, {R"({"n":2})", a, 4}, {R"({"n":3})", b, 1}};
+    CHECK(read_all(*src) == expected);
+}
+
+TEST_CASE("source: a glob reads its files in name order; one that matches nothing is an error", "[source]") {
+    ks_test::temp_dir dir;
+    dir.write("p-2.jsonl", "{\"f\":2}\n");
+    dir.write("p-1.jsonl", "{\"f\":1}\n");
+    dir.write("q.jsonl", "{\"f\":9}\n");
+    ks::common_options o;
+    auto src = ks::open_source(specs({dir.child("p-*.jsonl")}), o);
+    auto lines = read_all(*src);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].value == R"({"f":1})");
+    CHECK(lines[1].value == R"({"f":2})");
+    CHECK_THROWS_WITH(ks::open_source(specs({dir.child("none-*.jsonl")}), o),
+                      "-i " + dir.child("none-*.jsonl") + ": no file matches");
+}
+
+TEST_CASE("source: a missing file is a runtime failure naming it", "[source]") {
+    ks_test::temp_dir dir;
+    ks::common_options o;
+    auto src = ks::open_source(specs({dir.child("missing.jsonl")}), o);
+    ks::record r;
+    CHECK_THROWS_AS(src->next(r, 10), ks::runtime_failure);
+}
+
+TEST_CASE("source: records longer than the read buffer come whole", "[source]") {
+    ks_test::temp_dir dir;
+    std::string big = "{\"s\":\"" + std::string(3 << 20, 'x') + "\"}";
+    std::string content;
+    for (int i = 0; i < 3; ++i) content += big + "\n";
+    // Many short lines so that line ends fall at every offset of the first buffers.
+    for (int i = 0; i < 200000; ++i) content += "{\"i\":" + std::to_string(i) + "}\n";
+    const auto path = dir.write("big.jsonl", content);
+    ks::common_options o;
+    auto src = ks::open_source(specs({path}), o);
+    auto lines = read_all(*src);
+    REQUIRE(lines.size() == 200003);
+    CHECK(lines[0].value == big);
+    CHECK(lines[2].value == big);
+    CHECK(lines[3].value == "{\"i\":0}");
+    CHECK(lines.back().value == "{\"i\":199999}");
+    CHECK(lines.back().number == 200003);
+}
+
+TEST_CASE("source: a pipe's quiet moments are idle, and a line written in pieces comes whole", "[source]") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const int saved = ::dup(STDIN_FILENO);
+    REQUIRE(::dup2(fds[0], STDIN_FILENO) >= 0);
+    ::close(fds[0]);
+    ks::common_options o;
+    auto src = ks::open_source(specs({"-"}), o);
+    ks::record r;
+    CHECK(::write(fds[1], "{\"a\":", 5) == 5);
+    CHECK(src->next(r, 20) == ks::source::status::idle);  // half a line: nothing yet
+    CHECK(src->waited());
+    CHECK(::write(fds[1], "1}\n{\"b\":2}\n", 11) == 11);
+    REQUIRE(src->next(r, 1000) == ks::source::status::record);
+    CHECK(r.value == R"({"a":1})");
+    CHECK(r.source == "-");
+    REQUIRE(src->next(r, 1000) == ks::source::status::record);
+    CHECK(r.value == R"({"b":2})");
+    CHECK_FALSE(src->waited());  // it was there already
+    ::close(fds[1]);
+    CHECK(src->next(r, 1000) == ks::source::status::end);
+    ::dup2(saved, STDIN_FILENO);
+    ::close(saved);
+}
+
+TEST_CASE("check_inputs: what -i accepts", "[source]") {
+    ks::common_options o;
+    CHECK_NOTHROW(ks::check_inputs(specs({"a.jsonl", "b.jsonl", "-"}), o));
+    CHECK_THROWS_WITH(ks::check_inputs(specs({"-", "-"}), o), "-i: standard input (-) can be read only once");
+    CHECK_THROWS_WITH(ks::check_inputs(specs({"kafka:t", "a.jsonl"}), o),
+                      "-i: topics and files cannot be read together (run one tool for each)");
+    CHECK_THROWS_WITH(ks::check_inputs(specs({"kafka:t"}), o),
+                      "-g GROUP is required to read a topic: offsets are committed for the group");
+    o.group = "g";
+    CHECK_NOTHROW(ks::check_inputs(specs({"kafka:t", "kafka:u"}), o));
+    CHECK_THROWS_WITH(ks::check_inputs(specs({"kafka:t", "kafka://other:9092/u"}), o),
+                      "-i: the topics must be on one cluster (the same brokers)");
+}
