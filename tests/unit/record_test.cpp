@@ -49,7 +49,7 @@ TEST_CASE("record: describe names a file and line or a topic, partition and offs
     CHECK(message.describe() == "events [2] at offset 41");
 }
 
-TEST_CASE("json_parser: objects parse; other JSON and non-JSON are bad with one wording", "[record]") {
+TEST_CASE("json_parser: objects parse, other JSON and non-JSON are bad with one wording", "[record]") {
     ks::json_parser p;
     REQUIRE(p.parse(R"({"a":1,"b":{"c":[1,2]}})", false) == ks::json_status::ok);
     int64_t a = 0;

@@ -51,7 +51,7 @@ TEST_CASE("source: lines of files in order, CRLF and blank lines handled, line n
     CHECK(read_all(*src) == expected);
 }
 
-TEST_CASE("source: a glob reads its files in name order; one that matches nothing is an error", "[source]") {
+TEST_CASE("source: a glob reads its files in name order, and one that matches nothing is an error", "[source]") {
     ks_test::temp_dir dir;
     dir.write("p-2.jsonl", "{\"f\":2}\n");
     dir.write("p-1.jsonl", "{\"f\":1}\n");
