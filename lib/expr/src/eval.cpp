@@ -835,6 +835,8 @@ evaluator::evaluator() : state_(std::make_unique<state>()) {
     state_->text.reserve(256);
 }
 
+evaluator::evaluator(evaluator&&) noexcept = default;
+evaluator& evaluator::operator=(evaluator&&) noexcept = default;
 evaluator::~evaluator() = default;
 
 void evaluator::reset() {

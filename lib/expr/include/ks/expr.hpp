@@ -110,6 +110,8 @@ struct context {
 class evaluator {
 public:
     evaluator();
+    evaluator(evaluator&&) noexcept;
+    evaluator& operator=(evaluator&&) noexcept;
     ~evaluator();
     void reset();
     // true: `out` is the value. false: a runtime error in this record (a type error, a bad
