@@ -414,6 +414,12 @@ TEST_CASE("expr type errors: name the operator, the field or operand, the value,
     CHECK(f.error("from_unixtime(1) > 1") == R"(> needs times, but the right operand is a number (1) in: from_unixtime(1) > 1)");
 }
 
+TEST_CASE("expr type errors: a constant part that fails is left to fail at run time", "[expr]") {
+    fixture f(R"({"n": 1})");
+    CHECK(f.error("'a' + 1") == R"(+ needs strings, but the right operand is a number (1) in: 'a' + 1)");
+    CHECK(f.json("if(n > 0, 1, 'a' + 1)") == "1");
+}
+
 TEST_CASE("expr type errors: long values are shortened", "[expr]") {
     const std::string long_text(60, 'a');
     fixture f(R"({"long": ")" + long_text + R"(", "arr": [1111111111, 2222222222, 3333333333, 4444444444, 5555555555]})");

@@ -340,6 +340,12 @@ TEST_CASE("expr syntax errors: columns count characters, not bytes", "[expr]") {
     CHECK(e.display == "unexpected ')'\n  'caf\xC3\xA9' = )\n           ^");
 }
 
+TEST_CASE("expr syntax errors: a multi-line expression is shown on one line", "[expr]") {
+    auto e = syntax_of("a > 1 and\n\tb >");
+    CHECK(e.column == 14);
+    CHECK(e.display == "unexpected end of expression\n  a > 1 and  b >\n                ^");
+}
+
 TEST_CASE("expr syntax_error: the message, the expression and the column are kept", "[expr]") {
     try {
         ks::expr::program::compile("a +");

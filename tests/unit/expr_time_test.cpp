@@ -101,6 +101,7 @@ TEST_CASE("expr parse_time: strptime-like formats", "[expr]") {
     CHECK(f.json("parse_time('2026-01-02 03:04:05 -05:00', '%F %T %z')") == R"("2026-01-02T08:04:05Z")");
     CHECK(f.json("parse_time('01/02/26', '%D')") == R"("2026-01-02T00:00:00Z")");
     CHECK(f.json("parse_time('10%', '%H%%')") == R"("1970-01-01T10:00:00Z")");
+    CHECK(f.json("parse_time('12:30', '%H:%M')") == R"("1970-01-01T12:30:00Z")");
     CHECK(f.json("parse_time('20260102', '%Y%m%d')") == R"("2026-01-02T00:00:00Z")");
     CHECK(f.json("parse_time(' 2026-01-02 ', ' %F ')") == R"("2026-01-02T00:00:00Z")");
     CHECK(f.json("parse_time('2026-01-02', '')") == R"("2026-01-02T00:00:00Z")");  // an empty format is ISO-8601
@@ -190,6 +191,7 @@ TEST_CASE("expr zones: fixed offsets, UTC, before the first transition", "[expr]
     fixture f;
     CHECK(f.json("format_time(parse_time('2026-07-01T10:00:00Z'), '', 'UTC')") == R"("2026-07-01T10:00:00+00:00")");
     CHECK(f.json("format_time(parse_time('2026-07-01T10:00:00Z'), '', 'Z')") == R"("2026-07-01T10:00:00+00:00")");
+    CHECK(f.json("format_time(parse_time('2026-07-01T10:00:00Z'), '', 'utc')") == R"("2026-07-01T10:00:00+00:00")");
     CHECK(f.json("format_time(parse_time('2026-07-01T10:00:00Z'), '', '+05:30')") == R"("2026-07-01T15:30:00+05:30")");
     CHECK(f.json("format_time(parse_time('2026-07-01T10:00:00Z'), '', '-0530')") == R"("2026-07-01T04:30:00-05:30")");
     CHECK(f.json("format_time(parse_time('2026-07-01T10:00:00Z'), '', '+02')") == R"("2026-07-01T12:00:00+02:00")");

@@ -24,7 +24,11 @@ syntax_error::syntax_error(std::string message, std::string expression, std::siz
     : std::runtime_error(std::move(message)), expression_(std::move(expression)), column_(column) {}
 
 std::string syntax_error::display() const {
-    return fmt::format("{}\n  {}\n  {}^", what(), expression_, std::string(column_, ' '));
+    // Line breaks and tabs show as spaces, so that the caret stays under its column.
+    std::string shown = expression_;
+    for (char& c : shown)
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    return fmt::format("{}\n  {}\n  {}^", what(), shown, std::string(column_, ' '));
 }
 
 // Evaluation functions by node kind (eval.cpp).
