@@ -44,6 +44,7 @@ enum class step_kind : std::uint8_t { name, index, wildcard, computed };
 struct step {
     step_kind kind = step_kind::name;
     std::string name;               // name
+    mutable std::uint32_t hint = 0; // name: where it was last found (see find_field)
     std::int64_t index = 0;         // index (negative: from the end)
     std::unique_ptr<node> key;      // computed: an integer index or a string name
 };
@@ -79,6 +80,7 @@ struct node {
     // path
     path_base base = path_base::field;
     std::string first;            // field: the first name (a record field, or a local once bound)
+    mutable std::uint32_t hint = 0;  // field: where `first` was last found (see find_field)
     int local = -1;               // field: the bound local's index
     meta_field meta = meta_field::key;
     std::string header;           // meta header: its name
@@ -116,6 +118,10 @@ struct frame {
 
 // The value of a DOM element: scalars become scalars, objects and arrays stay json.
 void from_element(simdjson::dom::element e, value& out);
+// The field `name` of an object. The field's position in the last object where it was found
+// (`hint`) is tried first: the records of a stream mostly share their layout, and the scan costs a
+// key comparison per field before it. With duplicate keys, the one found may then be a later one.
+bool find_field(simdjson::dom::object object, std::string_view name, std::uint32_t& hint, simdjson::dom::element& out);
 // A float result: null when it is not finite.
 inline value number_or_null(double d) {
     return (d - d == 0) ? value::of_number(d) : value::null();

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -33,6 +34,28 @@ void from_element(dom::element e, value& out) {
             return;
     }
     out = value::null();
+}
+
+bool find_field(dom::object object, std::string_view name, std::uint32_t& hint_slot, dom::element& out) {
+    // Relaxed: several threads may share a program; a stale hint only costs the scan.
+    std::atomic_ref<std::uint32_t> hint(hint_slot);
+    const std::uint32_t at = hint.load(std::memory_order_relaxed);
+    const auto end = object.end();
+    auto it = object.begin();
+    for (std::uint32_t i = 0; i < at && it != end; ++i) ++it;
+    if (it != end && it.key_equals(name)) {
+        out = it.value();
+        return true;
+    }
+    std::uint32_t i = 0;
+    for (it = object.begin(); it != end; ++it, ++i) {
+        if (it.key_equals(name)) {
+            if (i != at) hint.store(i, std::memory_order_relaxed);
+            out = it.value();
+            return true;
+        }
+    }
+    return false;
 }
 
 namespace {
@@ -155,10 +178,11 @@ namespace {
 
 enum class walked { missing, found, failed };
 
-walked step_name(const value& cur, std::string_view name, value& out) {
+walked step_name(const value& cur, std::string_view name, std::uint32_t& hint, value& out) {
     if (cur.type != kind::json) return walked::missing;
     dom::element e;
-    if (cur.json.at_key(name).get(e) != simdjson::SUCCESS) return walked::missing;
+    dom::object object;
+    if (cur.json.get_object().get(object) != simdjson::SUCCESS || !find_field(object, name, hint, e)) return walked::missing;
     from_element(e, out);
     return walked::found;
 }
@@ -182,13 +206,13 @@ walked step_index(const value& cur, std::int64_t i, value& out) {
 
 walked step_into(const node& n, frame& f, const step& s, const value& cur, value& out) {
     switch (s.kind) {
-        case step_kind::name: return step_name(cur, s.name, out);
+        case step_kind::name: return step_name(cur, s.name, s.hint, out);
         case step_kind::index: return step_index(cur, s.index, out);
         default: {
             value key;
             if (!s.key->eval(*s.key, f, key)) return walked::failed;
             if (key.type == kind::integer) return step_index(cur, key.integer, out);
-            if (key.type == kind::string) return step_name(cur, key.string, out);
+            if (key.type == kind::string) return step_name(cur, key.string, s.hint, out);
             if (key.is_null()) return walked::missing;
             type_error(f, "[]", "an integer index or a string name", operand_name(f, *s.key, "the index"), key);
             (void)n;
@@ -297,7 +321,7 @@ bool eval_path(const node& n, frame& f, value& out) {
                 if (static_cast<std::size_t>(n.local) < f.ctx.locals.size()) base = f.ctx.locals[static_cast<std::size_t>(n.local)];
             } else {
                 dom::element e;
-                if (f.ctx.root.at_key(n.first).get(e) != simdjson::SUCCESS) {
+                if (!find_field(f.ctx.root, n.first, n.hint, e)) {
                     out = value::null();
                     return true;
                 }
@@ -318,7 +342,7 @@ bool eval_path(const node& n, frame& f, value& out) {
 // A top-level field of the record.
 bool eval_field(const node& n, frame& f, value& out) {
     dom::element e;
-    if (f.ctx.root.at_key(n.first).get(e) != simdjson::SUCCESS) out = value::null();
+    if (!find_field(f.ctx.root, n.first, n.hint, e)) out = value::null();
     else from_element(e, out);
     return true;
 }
@@ -326,14 +350,16 @@ bool eval_field(const node& n, frame& f, value& out) {
 // A path of names and indexes into the record, walked in the DOM.
 bool eval_static_path(const node& n, frame& f, value& out) {
     dom::element e;
-    if (f.ctx.root.at_key(n.first).get(e) != simdjson::SUCCESS) {
+    if (!find_field(f.ctx.root, n.first, n.hint, e)) {
         out = value::null();
         return true;
     }
     for (const step& s : n.steps) {
         simdjson::error_code error;
         if (s.kind == step_kind::name) {
-            error = e.at_key(s.name).get(e);
+            dom::object object;
+            error = e.get_object().get(object);
+            if (!error && !find_field(object, s.name, s.hint, e)) error = simdjson::NO_SUCH_FIELD;
         } else if (s.index >= 0) {
             error = e.at(static_cast<std::size_t>(s.index)).get(e);
         } else {
@@ -612,6 +638,18 @@ bool eval_equal(const node& n, frame& f, value& out) {
     return true;
 }
 
+// `field = 'text'` and the like: a literal on the right, compared without copying it.
+template <bool Equal>
+bool eval_equal_literal(const node& n, frame& f, value& out) {
+    value a;
+    if (!n.kids[0]->eval(*n.kids[0], f, a)) return false;
+    const value& b = n.kids[1]->constant;
+    if (a.is_null() || b.is_null()) out = value::null();
+    else if (a.type == kind::string && b.type == kind::string) out = value::of_bool((a.string == b.string) == Equal);
+    else out = value::of_bool(equal_values(a, b) == Equal);
+    return true;
+}
+
 bool eval_not_equal(const node& n, frame& f, value& out) {
     value a, b;
     if (!operands(n, f, a, b)) return false;
@@ -790,8 +828,8 @@ void choose_eval(node& n) {
         case op::divide: n.eval = eval_divide; return;
         case op::modulo: n.eval = eval_modulo; return;
         case op::power: n.eval = eval_power; return;
-        case op::equal: n.eval = eval_equal; return;
-        case op::not_equal: n.eval = eval_not_equal; return;
+        case op::equal: n.eval = n.kids[1]->is_literal() ? eval_equal_literal<true> : eval_equal; return;
+        case op::not_equal: n.eval = n.kids[1]->is_literal() ? eval_equal_literal<false> : eval_not_equal; return;
         case op::less:
         case op::less_equal:
         case op::greater:
@@ -855,7 +893,9 @@ bool evaluator::evaluate(const program& p, const context& ctx, value& out, std::
 
 bool evaluator::test(const program& p, const context& ctx, bool& keep, std::string& error) {
     value v;
-    if (!evaluate(p, ctx, v, error)) return false;
+    if (!p.root_) return evaluate(p, ctx, v, error);
+    frame f{ctx, state_->mem, state_->scratch, state_->text, p.text_, &error};
+    if (!p.root_->eval(*p.root_, f, v)) return false;
     if (v.type == kind::boolean) {
         keep = v.boolean;
         return true;
