@@ -414,6 +414,17 @@ TEST_CASE("expr type errors: name the operator, the field or operand, the value,
     CHECK(f.error("from_unixtime(1) > 1") == R"(> needs times, but the right operand is a number (1) in: from_unixtime(1) > 1)");
 }
 
+TEST_CASE("expr type errors: times have no arithmetic and order only with times", "[expr]") {
+    fixture f(R"({"n": 1700000000, "ts": "2026-01-02T03:04:05Z"})");
+    CHECK(f.error("from_unixtime(n) + 60") ==
+          R"(+ needs numbers or strings, but the left operand is a time ("2023-11-14T22:13:20Z") in: from_unixtime(n) + 60)");
+    CHECK(f.error("from_unixtime(n) - from_unixtime(0)") ==
+          R"(- needs numbers, but the left operand is a time ("2023-11-14T22:13:20Z") in: from_unixtime(n) - from_unixtime(0))");
+    CHECK(f.error("from_unixtime(n) < ts") == R"(< needs times, but ts is a string ("2026-01-02T03:04:05Z") in: from_unixtime(n) < ts)");
+    CHECK(f.json("from_unixtime(n) < parse_time(ts)") == "true");
+    CHECK(f.json("to_number(parse_time(ts)) - to_number(from_unixtime(n))") == "67323045");
+}
+
 TEST_CASE("expr type errors: a constant part that fails is left to fail at run time", "[expr]") {
     fixture f(R"({"n": 1})");
     CHECK(f.error("'a' + 1") == R"(+ needs strings, but the right operand is a number (1) in: 'a' + 1)");

@@ -204,7 +204,7 @@ walked step_index(const value& cur, std::int64_t i, value& out) {
     return walked::found;
 }
 
-walked step_into(const node& n, frame& f, const step& s, const value& cur, value& out) {
+walked step_into(frame& f, const step& s, const value& cur, value& out) {
     switch (s.kind) {
         case step_kind::name: return step_name(cur, s.name, s.hint, out);
         case step_kind::index: return step_index(cur, s.index, out);
@@ -215,7 +215,6 @@ walked step_into(const node& n, frame& f, const step& s, const value& cur, value
             if (key.type == kind::string) return step_name(cur, key.string, s.hint, out);
             if (key.is_null()) return walked::missing;
             type_error(f, "[]", "an integer index or a string name", operand_name(f, *s.key, "the index"), key);
-            (void)n;
             return walked::failed;
         }
     }
@@ -272,7 +271,7 @@ walked walk(const node& n, frame& f, value cur, std::size_t i, value& out) {
         const step& s = n.steps[i];
         if (s.kind == step_kind::wildcard) return walk_wildcard(n, f, cur, i, out);
         value next;
-        const walked w = step_into(n, f, s, cur, next);
+        const walked w = step_into(f, s, cur, next);
         if (w != walked::found) return w;
         cur = next;
     }

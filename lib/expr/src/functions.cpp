@@ -672,7 +672,7 @@ void prepare_format_and_zone(node& call, const compile_info& info) {
 
 void prepare_zone(node& call, const compile_info& info) { check_zone_literal(call, 1, info); }
 
-// Sorted by nothing in particular: looked up once per call site, at compile time.
+// Grouped as in the documentation; looked up by name once per call, at compile time.
 constexpr function_def functions[] = {
     // math
     {"abs", 1, 1, true, true, fn_abs, nullptr, nullptr},
