@@ -1,8 +1,12 @@
 // ks::expr: math, string, conditional and conversion functions.
 #include "expr_support.hpp"
 
+#include <cstdlib>
+#include <string>
+
 using expr_test::fixture;
 using ks::expr::kind;
+using ks::expr::value;
 
 namespace {
 
@@ -48,6 +52,28 @@ TEST_CASE("expr round: half away from zero, on the decimal text of floats", "[ex
     CHECK(f.json("round(1250.0, -2)") == "1300");
     CHECK(f.json("round(-1250.0, -2)") == "-1300");
     CHECK(f.json("round(0.3, -1)") == "0");
+}
+
+TEST_CASE("expr round: floats with five decimals, at 0 to 4 digits, as decimal arithmetic gives", "[expr]") {
+    fixture f;
+    long checked = 0;
+    for (std::int64_t k = -30000; k <= 30000; k += 7) {
+        for (int digits = 0; digits <= 4; ++digits) {
+            // x = k / 10^5; rounded at `digits`: q / 10^digits with q rounded half away from zero.
+            std::int64_t unit = 1;
+            for (int i = digits; i < 5; ++i) unit *= 10;
+            const std::int64_t magnitude = (std::llabs(k) + unit / 2) / unit;
+            const std::int64_t q = k < 0 ? -magnitude : magnitude;
+            const std::string expected_text = std::to_string(q) + "e-" + std::to_string(digits);
+            std::string expected;
+            ks::expr::append_json(expected, value::of_number(std::strtod(expected_text.c_str(), nullptr)));
+            const std::string expression = "round(" + std::to_string(k) + "e-5, " + std::to_string(digits) + ")";
+            INFO(expression);
+            REQUIRE(f.json(expression) == expected);
+            ++checked;
+        }
+    }
+    CHECK(checked == 42860);
 }
 
 TEST_CASE("expr round: integers stay integers", "[expr]") {

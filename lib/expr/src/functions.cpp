@@ -80,9 +80,27 @@ bool fn_abs(const node& call, frame& f, std::span<const value> a, value& out) {
 double round_decimal(double x, std::int64_t digits) {
     if (digits > 400) return x;
     const bool negative = x < 0;
+    const double magnitude = std::fabs(x);
+    // Fast path: away from a tie, rounding x * 10^digits gives the same digits as rounding the
+    // text, and q / 10^digits is then the double nearest to the rounded decimal, as parsing it.
+    static constexpr double powers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (digits >= 0 && digits <= 22) {
+        const double p = powers[digits];
+        const double y = magnitude * p;
+        if (y < 4.5e15) {
+            const double whole = std::floor(y);
+            const double fraction = y - whole;
+            const double margin = 8 * (std::nextafter(y, HUGE_VAL) - y);
+            if (std::fabs(fraction - 0.5) > margin) {
+                const double r = (fraction > 0.5 ? whole + 1 : whole) / p;
+                return negative ? -r : r;
+            }
+        }
+    }
     char text[40];
-    const std::size_t n = format_double(text, std::fabs(x));
-    char mantissa[40];
+    const std::size_t n = format_double(text, magnitude);
+    char mantissa[48];
     int count = 0, point = -1, exponent = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const char c = text[i];
@@ -113,10 +131,11 @@ double round_decimal(double x, std::int64_t digits) {
         }
     }
     if (count == 0) return 0;
-    const std::string_view digits_text(mantissa, static_cast<std::size_t>(count));
-    const std::string rebuilt = fmt::format("0.{}e{}", digits_text, whole_digits);
+    char rebuilt[80];  // "0.<digits>e<exponent>", parsed back to the nearest double
+    const auto written = fmt::format_to_n(rebuilt, sizeof rebuilt, "0.{}e{}", std::string_view(mantissa, static_cast<std::size_t>(count)),
+                                          whole_digits);
     double result = 0;
-    std::from_chars(rebuilt.data(), rebuilt.data() + rebuilt.size(), result);
+    std::from_chars(rebuilt, rebuilt + written.size, result);
     return negative ? -result : result;
 }
 
