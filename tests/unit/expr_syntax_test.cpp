@@ -333,6 +333,26 @@ TEST_CASE("expr syntax errors: comparisons do not chain", "[expr]") {
     CHECK(eval_json("(1 < 2) = true") == "true");
 }
 
+TEST_CASE("expr syntax errors: nesting is bounded", "[expr]") {
+    CHECK(eval_json(std::string(100, '(') + "1" + std::string(100, ')')) == "1");
+    CHECK(eval_json(std::string(100, '-') + "1") == "1");
+    auto e = syntax_of(std::string(300, '(') + "1" + std::string(300, ')'));
+    CHECK(e.message == "expression nested too deeply");
+    CHECK(e.column < 300);
+    e = syntax_of(std::string(1000, '[') + std::string(1000, ']'));
+    CHECK(e.message == "expression nested too deeply");
+    e = syntax_of("x = " + std::string(100000, '-') + "1");
+    CHECK(e.message == "expression nested too deeply");
+    std::string calls;
+    for (int i = 0; i < 300; ++i) calls += "abs(";
+    e = syntax_of(calls + "1" + std::string(300, ')'));
+    CHECK(e.message == "expression nested too deeply");
+    std::string nots;
+    for (int i = 0; i < 1000; ++i) nots += "not ";
+    e = syntax_of(nots + "true");
+    CHECK(e.message == "expression nested too deeply");
+}
+
 TEST_CASE("expr syntax errors: columns count characters, not bytes", "[expr]") {
     auto e = syntax_of("'caf\xC3\xA9' = )");
     CHECK(e.message == "unexpected ')'");

@@ -211,7 +211,24 @@ private:
         return finish(std::move(n));
     }
 
+    // Parsing and evaluating recurse: a bound on nesting keeps a pathological expression from
+    // exhausting the stack.
+    class nesting {
+    public:
+        explicit nesting(parser& p) : p_(p) {
+            if (++p_.depth_ > max_depth) p_.fail(p_.peek(), "expression nested too deeply");
+        }
+        ~nesting() { --p_.depth_; }
+        nesting(const nesting&) = delete;
+        nesting& operator=(const nesting&) = delete;
+
+    private:
+        parser& p_;
+    };
+    static constexpr int max_depth = 600;  // about 200 levels of brackets (each passes three guards)
+
     std::unique_ptr<node> parse_or() {
+        const nesting guard(*this);
         auto left = parse_and();
         while (peek().type == tok::kw_or) {
             const token& t = next();
@@ -230,6 +247,7 @@ private:
     }
 
     std::unique_ptr<node> parse_not() {
+        const nesting guard(*this);
         if (peek().type == tok::kw_not) {
             const token& t = next();
             return unary(op::not_, parse_not(), t);
@@ -314,6 +332,7 @@ private:
     }
 
     std::unique_ptr<node> parse_unary() {
+        const nesting guard(*this);
         if (peek().type == tok::minus) {
             const token& t = next();
             // -9223372036854775808 is the one integer whose digits alone do not fit.
@@ -556,6 +575,7 @@ private:
     std::string_view text_;
     std::vector<token> tokens_;
     std::size_t pos_ = 0;
+    int depth_ = 0;
 };
 
 void bind_locals(node& n, std::span<const std::string> locals) {
