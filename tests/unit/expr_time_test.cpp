@@ -34,6 +34,17 @@ TEST_CASE("expr times: numbers are epoch seconds, or milliseconds from 1e11 on",
     CHECK(f.json("hour(s) = hour(ms)") == "true");
 }
 
+TEST_CASE("expr times: the extremes of the microsecond range", "[expr]") {
+    fixture f;
+    CHECK(f.json("format_time(9223372036854775)") == R"("294247-01-10T04:00:54.775Z")");
+    CHECK(f.json("format_time(-9223372036854775)") == R"("-290308-12-21T19:59:05.225Z")");
+    CHECK(f.json("date(9223372036854775, 'Europe/Paris')") == R"("294247-01-10")");
+    CHECK(f.error("format_time(9223372036854776)") ==
+          "format_time needs a time within 290,000 years of 1970, but argument 1 is a number (9223372036854776) in: "
+          "format_time(9223372036854776)");
+    CHECK(f.error("hour(1e300)") == "hour needs a time within 290,000 years of 1970, but argument 1 is a number (1e+300) in: hour(1e300)");
+}
+
 TEST_CASE("expr times: text where a time is expected is read as ISO-8601", "[expr]") {
     fixture f(R"({"ts": "2026-01-02T03:04:05+02:00", "bad": "yesterday"})");
     CHECK(f.json("format_time('2026-01-02T03:04:05Z')") == R"("2026-01-02T03:04:05Z")");

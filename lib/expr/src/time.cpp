@@ -79,7 +79,7 @@ bool read_offset(std::string_view s, std::size_t& i, bool allow_z, std::int32_t&
 char* put_digits(char* p, std::int64_t v, int width, char pad = '0') {
     char tmp[24];
     int n = 0;
-    std::uint64_t u = static_cast<std::uint64_t>(v < 0 ? -v : v);
+    std::uint64_t u = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
     do {
         tmp[n++] = static_cast<char>('0' + u % 10);
         u /= 10;
