@@ -288,11 +288,9 @@ private:
             case tok::greater: return binary(op::greater, std::move(left), parse_additive(), t);
             case tok::greater_equal: return binary(op::greater_equal, std::move(left), parse_additive(), t);
             case tok::kw_in: return binary(op::in, std::move(left), parse_additive(), t);
-            case tok::kw_not: {
+            case tok::kw_not:
                 next();  // in
-                auto n = binary(op::not_in, std::move(left), parse_additive(), t);
-                return n;
-            }
+                return binary(op::not_in, std::move(left), parse_additive(), t);
             default: {  // is [not] null
                 const bool negated = accept(tok::kw_not);
                 const token& null_token = peek();
