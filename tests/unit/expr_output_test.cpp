@@ -14,17 +14,32 @@ using expr_test::fixture;
 using ks::expr::kind;
 using ks::expr::value;
 
-// Every heap allocation of the test binary is counted (and otherwise done as usual).
+// Every heap allocation of the test binary is counted (and otherwise done with malloc). All the
+// unaligned forms are replaced, so that each allocation is freed by its own kind (AddressSanitizer
+// checks that).
 namespace {
 std::atomic<long> heap_allocations{0};
-}
-void* operator new(std::size_t n) {
+void* counted_malloc(std::size_t n) noexcept {
     heap_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    return std::malloc(n == 0 ? 1 : n);
+}
+}  // namespace
+void* operator new(std::size_t n) {
+    if (void* p = counted_malloc(n)) return p;
     throw std::bad_alloc();
 }
+void* operator new[](std::size_t n) {
+    if (void* p = counted_malloc(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 

@@ -418,8 +418,13 @@ const zone* find_zone(std::string_view name) {
 
 civil_time break_down(std::int64_t us, const zone* z) {
     civil_time t;
-    const std::int64_t seconds = floor_div(us, us_per_second);
-    t.micros = static_cast<int>(us - seconds * us_per_second);
+    std::int64_t seconds = us / us_per_second;  // floored below without overflowing near INT64_MIN
+    std::int64_t micros = us % us_per_second;
+    if (micros < 0) {
+        micros += us_per_second;
+        seconds -= 1;
+    }
+    t.micros = static_cast<int>(micros);
     t.offset = z ? z->offset_at(seconds) : 0;
     const std::int64_t local = seconds + t.offset;
     const std::int64_t days = floor_div(local, 86400);
