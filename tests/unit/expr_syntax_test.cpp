@@ -1,6 +1,8 @@
 // ks::expr: tokens, literals and syntax errors (message, column, display).
 #include "expr_support.hpp"
 
+#include <random>
+
 using expr_test::eval_json;
 using expr_test::fixture;
 using expr_test::syntax_of;
@@ -391,4 +393,39 @@ TEST_CASE("expr program: text, moves, and a moved-from program", "[expr]") {
     CHECK(v.integer == 3);
     CHECK_FALSE(ev.evaluate(p, ctx, v, error));  // NOLINT(bugprone-use-after-move): moved-from is refused, not a crash
     CHECK(error == "no expression (the program was moved from)");
+}
+
+TEST_CASE("expr robustness: token soup compiles or fails cleanly, and evaluates or reports an error", "[expr]") {
+    static const char* pieces[] = {
+        "Total", "main.temp", "a[0]", "a[-1]", "a[*]", "w[*].x", "@key", "@headers.h", "`odd name`", "1", "-2", "2.5", "1e3",
+        "9223372036854775807", "'s'", "\"t\"", "true", "null", "[", "]", "(", ")", ",", ".", "+", "-", "*", "/", "%", "^",
+        "=", "!=", "<", ">=", "and", "or", "not", "in", "is", "case", "when", "then", "else", "end", "abs(", "round(", "min(",
+        "concat(", "substr(", "split(", "coalesce(", "if(", "regex_match(", "parse_time(", "format_time(", "hour(", "len(", "'Europe/Paris'",
+        "'%Y'", "'^a'", "'2026-01-02'", "@", "`", "'", "\\u", "[*]",
+    };
+    std::mt19937 random(12345);
+    fixture f(R"({"Total": 5, "main": {"temp": 1.5}, "a": [1, 2], "w": [{"x": 1}, {}], "odd name": "v"})");
+    ks::record r;
+    f.meta = &r;
+    int compiled = 0, refused = 0;
+    for (int i = 0; i < 3000; ++i) {
+        std::string text;
+        const int count = 1 + static_cast<int>(random() % 12);
+        for (int k = 0; k < count; ++k) {
+            text += pieces[random() % std::size(pieces)];
+            if (random() % 2) text += ' ';
+        }
+        INFO(text);
+        try {
+            auto o = f.run(text);
+            CHECK((o.ok || !o.error.empty()));
+            ++compiled;
+        } catch (const ks::expr::syntax_error& e) {
+            CHECK(e.column() <= text.size());
+            CHECK_FALSE(std::string(e.what()).empty());
+            ++refused;
+        }
+    }
+    CHECK(compiled > 100);
+    CHECK(refused > 100);
 }
