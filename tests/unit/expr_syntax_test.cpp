@@ -104,6 +104,14 @@ TEST_CASE("expr syntax errors: unexpected tokens and the end of the expression",
     CHECK(e.message == "unexpected character '$'");
     CHECK(e.column == 6);
 
+    e = syntax_of("x = \xE2\x82\xAC");
+    CHECK(e.message == "unexpected character '\xE2\x82\xAC'");
+    CHECK(e.column == 4);
+
+    e = syntax_of("x = '\\\xC3\xA9'");
+    CHECK(e.message == "bad escape '\\\xC3\xA9' in string");
+    CHECK(e.column == 5);
+
     e = syntax_of("a ! b");
     CHECK(e.message == "unexpected character '!'");
     CHECK(e.column == 2);

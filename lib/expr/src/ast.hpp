@@ -122,6 +122,8 @@ void from_element(simdjson::dom::element e, value& out);
 // (`hint`) is tried first: the records of a stream mostly share their layout, and the scan costs a
 // key comparison per field before it. With duplicate keys, the one found may then be a later one.
 bool find_field(simdjson::dom::object object, std::string_view name, std::uint32_t& hint, simdjson::dom::element& out);
+inline bool is_numeric(const value& v) { return v.type == kind::integer || v.type == kind::number; }
+inline double as_double(const value& v) { return v.type == kind::integer ? static_cast<double>(v.integer) : v.number; }
 // A float result: null when it is not finite.
 inline value number_or_null(double d) {
     return (d - d == 0) ? value::of_number(d) : value::null();

@@ -60,9 +60,6 @@ bool find_field(dom::object object, std::string_view name, std::uint32_t& hint_s
 
 namespace {
 
-bool is_numeric(const value& v) { return v.type == kind::integer || v.type == kind::number; }
-double as_double(const value& v) { return v.type == kind::integer ? static_cast<double>(v.integer) : v.number; }
-
 // i compared with a finite d, exactly.
 int compare_int_double(std::int64_t i, double d) {
     if (d >= 9223372036854775808.0) return -1;

@@ -1,4 +1,5 @@
 // The functions of the language (see docs/expressions.md, "Functions").
+#include "ascii.hpp"
 #include "ast.hpp"
 #include "time.hpp"
 
@@ -21,9 +22,6 @@ namespace {
 
 constexpr double two_63 = 9223372036854775808.0;
 
-bool is_numeric(const value& v) { return v.type == kind::integer || v.type == kind::number; }
-double as_double(const value& v) { return v.type == kind::integer ? static_cast<double>(v.integer) : v.number; }
-
 std::string arg_name(const frame& f, const node& call, std::size_t i) {
     return operand_name(f, *call.kids[i], fmt::format("argument {}", i + 1));
 }
@@ -39,7 +37,7 @@ bool ascii(std::string_view s) {
 
 std::size_t code_points(std::string_view s) {
     std::size_t n = 0;
-    for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    for (char c : s) n += !continuation(c);
     return n;
 }
 
@@ -47,7 +45,7 @@ std::size_t code_points(std::string_view s) {
 std::size_t byte_of(std::string_view s, std::size_t k) {
     std::size_t i = 0;
     for (; i < s.size(); ++i) {
-        if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+        if (!continuation(s[i])) {
             if (k == 0) return i;
             --k;
         }
@@ -468,7 +466,7 @@ bool fn_split(const node& call, frame& f, std::span<const value> a, value& out) 
     if (separator.empty()) {  // each character
         for (std::size_t i = 0; i < s.size();) {
             std::size_t j = i + 1;
-            while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+            while (j < s.size() && continuation(s[j])) ++j;
             f.scratch.push_back(value::of_string(s.substr(i, j - i)));
             i = j;
         }
@@ -741,16 +739,8 @@ constexpr function_def functions[] = {
 }  // namespace
 
 const function_def* find_function(std::string_view name) {
-    for (const function_def& fn : functions) {
-        if (fn.name.size() != name.size()) continue;
-        bool same = true;
-        for (std::size_t i = 0; i < name.size() && same; ++i) {
-            char c = name[i];
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-            same = c == fn.name[i];
-        }
-        if (same) return &fn;
-    }
+    for (const function_def& fn : functions)
+        if (iequal(fn.name, name)) return &fn;
     return nullptr;
 }
 

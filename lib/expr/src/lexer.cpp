@@ -1,6 +1,7 @@
 // Splits an expression into tokens (see docs/expressions.md, "Lexical structure").
 #include "lexer.hpp"
 
+#include "ascii.hpp"
 #include "ast.hpp"
 
 #include <charconv>
@@ -13,17 +14,6 @@ namespace {
 
 bool is_ident_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-    return true;
-}
-
 tok word_type(std::string_view w) {
     struct keyword {
         std::string_view name;
@@ -153,13 +143,7 @@ private:
                 return;
             default: break;
         }
-        // Show the whole character, even when it takes several bytes.
-        std::size_t n = 1;
-        const auto b = static_cast<unsigned char>(c);
-        if (b >= 0xF0) n = 4;
-        else if (b >= 0xE0) n = 3;
-        else if (b >= 0xC0) n = 2;
-        fail_syntax(s_, i_, "unexpected character '" + std::string(s_.substr(i_, n)) + "'");
+        fail_syntax(s_, i_, "unexpected character '" + std::string(character_at(s_, i_)) + "'");
     }
 
     bool next_is(char c) const { return i_ + 1 < s_.size() && s_[i_ + 1] == c; }
@@ -253,14 +237,7 @@ private:
                     append_utf8(t.text, cp);
                     break;
                 }
-                default: {
-                    std::size_t n = 1;
-                    const auto b = static_cast<unsigned char>(e);
-                    if (b >= 0xF0) n = 4;
-                    else if (b >= 0xE0) n = 3;
-                    else if (b >= 0xC0) n = 2;
-                    fail_syntax(s_, escape, "bad escape '\\" + std::string(s_.substr(escape + 1, n)) + "' in string");
-                }
+                default: fail_syntax(s_, escape, "bad escape '\\" + std::string(character_at(s_, escape + 1)) + "' in string");
             }
         }
     }

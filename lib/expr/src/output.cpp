@@ -1,4 +1,5 @@
 // Values as JSON and as text, and the wording of runtime errors.
+#include "ascii.hpp"
 #include "ast.hpp"
 #include "time.hpp"
 
@@ -167,14 +168,14 @@ std::string short_text(const value& v) {
     std::string text;
     if (v.type == kind::string && v.string.size() > longest) {
         std::size_t cut = longest;
-        while (cut > 0 && (static_cast<unsigned char>(v.string[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+        while (cut > 0 && continuation(v.string[cut])) --cut;  // whole characters
         append_json(text, value::of_string(v.string.substr(0, cut)));
         text.insert(text.size() - 1, "...");
     } else {
         append_json(text, v);
         if (text.size() > longest + 2) {
             std::size_t cut = longest;
-            while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+            while (cut > 0 && continuation(text[cut])) --cut;
             text.resize(cut);
             text += "...";
         }

@@ -1,5 +1,6 @@
 // Parses an expression into the tree of ast.hpp, resolving what can be resolved at compile time
 // and folding constant parts (see docs/expressions.md).
+#include "ascii.hpp"
 #include "ast.hpp"
 #include "lexer.hpp"
 
@@ -16,7 +17,7 @@ void fail_syntax(std::string_view text, std::size_t at, std::string message) {
     at = std::min(at, text.size());
     std::size_t column = 0;
     for (std::size_t i = 0; i < at; ++i)
-        if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
+        if (!continuation(text[i])) ++column;
     throw syntax_error(std::move(message), std::string(text), column);
 }
 
@@ -121,13 +122,6 @@ std::string quote_token(std::string_view text, const token& t) {
     std::string_view s = text.substr(t.begin, t.end - t.begin);
     if (s.size() > 30) return fmt::format("'{}...'", s.substr(0, 27));
     return fmt::format("'{}'", s);
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    return out;
 }
 
 std::string arity_text(const function_def& fn) {

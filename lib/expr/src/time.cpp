@@ -1,6 +1,8 @@
 // Civil dates, time zones and time text (see time.hpp).
 #include "time.hpp"
 
+#include "ascii.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -22,16 +24,6 @@ constexpr std::array<std::string_view, 12> month_names = {"January", "February",
 constexpr std::array<std::string_view, 7> weekday_names = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
 
 std::int64_t floor_mod(std::int64_t a, std::int64_t b) { return a - floor_div(a, b) * b; }
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-    return true;
-}
 
 // Reads between min_digits and max_digits digits.
 bool read_digits(std::string_view s, std::size_t& i, int min_digits, int max_digits, std::int64_t& v) {
