@@ -82,7 +82,7 @@ public:
 
     // Names that resolve to the caller's values instead of the record's fields: when the first
     // step of a field path is locals[i], the path reads locals[i] (and steps into it when it is
-    // json). Rebinding replaces the previous names. Unbound paths read the record.
+    // json or a list). Rebinding replaces the previous names. Unbound paths read the record.
     void bind(std::span<const std::string> locals);
 
     // When the whole expression is one field path into the record (not a local, no wildcard, not
@@ -110,6 +110,8 @@ struct context {
 class evaluator {
 public:
     evaluator();
+    evaluator(evaluator&&) noexcept;
+    evaluator& operator=(evaluator&&) noexcept;
     ~evaluator();
     void reset();
     // true: `out` is the value. false: a runtime error in this record (a type error, a bad
