@@ -216,19 +216,27 @@ namespace {
 struct output_plan {
     std::string name;
     const expr::program* program = nullptr;
-    std::optional<std::vector<path_step>> record_path;  // copied byte for byte from the record
+    std::optional<std::vector<path_step>> record_path;  // copied byte for byte from the record:
+    size_t top = 0;                                     //   its top-level field (layout::tops)
+    std::vector<path_step> rest;                        //   and the steps below it
     int lookup_column = -1;                             // copied from the table's JSON text
     size_t local = 0;                                   // its slot among the locals
 };
 
-class filter final : public processor {
-public:
-    filter(plan& p, const options& o, lookup_table* table, record_sink& out, error_policy& errors)
-        : p_(p), o_(o), table_(table), out_(out), errors_(errors) {
+enum drop_reason : std::uint8_t { dropped_by_where, no_table_row };
+
+// How outputs are made, decided once (programs bound to their names) and shared by the workers.
+struct layout {
+    std::vector<output_plan> select, set;
+    std::vector<std::string> tops;  // top-level fields that outputs copy
+    size_t locals = 0;
+    bool pass_through = true;  // --where and --key at most: the record's bytes go out as they are
+
+    layout(plan& p, const lookup_table* table) {
         // Locals: the table's columns, then the --select outputs, then the --set outputs. Each
         // program sees the names defined before it; a later name hides an earlier one.
         std::vector<std::string> names;
-        if (table_) names = table_->columns();
+        if (table) names = table->columns();
         const size_t lookup_count = names.size();
         const auto bind = [&](expr::program& prog) {
             std::vector<std::string> visible = names;
@@ -237,8 +245,8 @@ public:
                     if (visible[j] == visible[i]) visible[i] = std::string(1, '\0');
             prog.bind(visible);
         };
-        if (p_.join_field) p_.join_field->bind({});
-        if (p_.where) bind(*p_.where);
+        if (p.join_field) p.join_field->bind({});
+        if (p.where) bind(*p.where);
         const auto add = [&](std::vector<output_field>& fields, std::vector<output_plan>& plans) {
             for (auto& f : fields) {
                 bind(f.program);
@@ -247,14 +255,13 @@ public:
                 op.program = &f.program;
                 op.record_path = f.program.field_path();
                 // A bare name of a table column (not hidden by an output before it) copies its text.
-                if (!op.record_path && table_) {
-                    const auto text = f.program.text();
+                if (!op.record_path && table) {
+                    const auto& text = f.program.text();
                     for (size_t c = 0; c < lookup_count; ++c) {
                         const auto& col = names[c];
-                        if (text == col || text == "`" + col + "`") {
-                            if (std::find(names.begin() + static_cast<std::ptrdiff_t>(lookup_count), names.end(), col) == names.end())
-                                op.lookup_column = static_cast<int>(c);
-                        }
+                        const bool hidden = std::find(names.begin() + static_cast<std::ptrdiff_t>(lookup_count),
+                                                      names.end(), col) != names.end();
+                        if (!hidden && (text == col || text == "`" + col + "`")) op.lookup_column = static_cast<int>(c);
                     }
                 }
                 op.local = names.size();
@@ -262,59 +269,219 @@ public:
                 plans.push_back(std::move(op));
             }
         };
-        add(p_.select, select_);
-        add(p_.set, set_);
-        if (p_.key) bind(*p_.key);
-        locals_.assign(names.size(), expr::value::null());
+        add(p.select, select);
+        add(p.set, set);
+        if (p.key) bind(*p.key);
+        // Fields copied from the record are found in one pass over its top level.
+        for (auto* plans : {&select, &set})
+            for (auto& op : *plans) {
+                if (!op.record_path || op.record_path->empty() || op.record_path->front().index >= 0) {
+                    op.record_path.reset();  // an index at the top: not an object field, computed instead
+                    continue;
+                }
+                const auto& top = op.record_path->front().name;
+                auto it = std::find(tops.begin(), tops.end(), top);
+                op.top = static_cast<size_t>(it - tops.begin());
+                if (it == tops.end()) tops.push_back(top);
+                op.rest.assign(op.record_path->begin() + 1, op.record_path->end());
+            }
+        locals = names.size();
+        pass_through = p.select.empty() && p.set.empty() && p.drop.empty() && !table;
+    }
+};
+
+// One record at a time: lookup, --where, --select/--drop, --set, --key. Each worker thread has its
+// own (parsers, evaluator, buffers); the plan, the layout and the table are shared, read-only.
+class filter_core final : public record_worker {
+public:
+    filter_core(const plan& p, const layout& l, const options& o, const lookup_table* table)
+        : p_(p), l_(l), o_(o), table_(table), locals_(l.locals, expr::value::null()), top_raw_(l.tops.size()) {
         ctx_.locals = locals_;
-        pass_through_ = p_.select.empty() && p_.set.empty() && p_.drop.empty() && !table_;
     }
 
-    void process(const record& r) override {
+    void map(const record& r, mapped& m) override {
         ev_.reset();
-        if (parser_.parse(r) != json_status::ok) return bad(r, parser_.error_text());
+        if (parser_.parse(r) != json_status::ok) return bad(m, error_ = parser_.error_text());
         ctx_.root = parser_.object();
         ctx_.meta = &r;
         const lookup_table::row* row = nullptr;
         if (table_) {
             expr::value k;
-            if (!ev_.evaluate(*p_.join_field, ctx_, k, error_)) return bad(r, error_);
+            if (!ev_.evaluate(*p_.join_field, ctx_, k, error_)) return bad(m, error_);
             text_.clear();
             if (expr::append_text(text_, k)) row = table_->find(text_);
-            if (!row && o_.inner) {
-                ++unmatched_;
-                return;
-            }
+            if (!row && o_.inner) return drop(m, no_table_row);
             for (size_t c = 0; c < table_->columns().size(); ++c) locals_[c] = row ? row->values[c] : expr::value::null();
         }
         if (p_.where) {
             bool keep = false;
-            if (!ev_.test(*p_.where, ctx_, keep, error_)) return bad(r, error_);
-            if (!keep) {
-                ++dropped_;
-                return;
-            }
+            if (!ev_.test(*p_.where, ctx_, keep, error_)) return bad(m, error_);
+            if (!keep) return drop(m, dropped_by_where);
         }
-        for (auto* plans : {&select_, &set_})
+        for (auto* plans : {&l_.select, &l_.set})
             for (const auto& op : *plans)
-                if (!ev_.evaluate(*op.program, ctx_, locals_[op.local], error_)) return bad(r, error_);
-        std::optional<std::string_view> key = r.key;
+                if (!ev_.evaluate(*op.program, ctx_, locals_[op.local], error_)) return bad(m, error_);
+        m.key = r.key;
         if (p_.key) {
             expr::value k;
-            if (!ev_.evaluate(*p_.key, ctx_, k, error_)) return bad(r, error_);
+            if (!ev_.evaluate(*p_.key, ctx_, k, error_)) return bad(m, error_);
             key_.clear();
-            key = expr::append_text(key_, k) ? std::optional<std::string_view>(key_) : std::nullopt;
+            m.key = expr::append_text(key_, k) ? std::optional<std::string_view>(key_) : std::nullopt;
         }
-        std::string_view value = r.value;
-        if (!pass_through_) {
-            if (!build(r, row)) return;
-            value = text_;
+        m.value = r.value;
+        if (!l_.pass_through) {
+            if (!build(r, row)) return bad(m, error_ = fields_.error_text());
+            m.value = text_;
         }
-        out_.write({key, value, r.headers, r.timestamp_ms});
-        ++written_;
+        m.what = mapped::kind::out;
+    }
+
+private:
+    void bad(mapped& m, std::string_view why) {
+        m.what = mapped::kind::bad;
+        m.why = why;
+    }
+    static void drop(mapped& m, drop_reason reason) {
+        m.what = mapped::kind::drop;
+        m.reason = reason;
+    }
+
+    void key_text(std::string_view name) {
+        json::append_string(text_, name);
+        text_.push_back(':');
+    }
+
+    // An output field's value: the record's or the table's exact text, or the computed value.
+    void value_text(const output_plan& op, const lookup_table::row* row) {
+        if (op.record_path) {
+            // Below the top level, the field's own text is searched: it lies in the record's
+            // buffer, which keeps the parser's padding past the record, so it is padded too.
+            auto raw = top_raw_[op.top];
+            if (raw && !op.rest.empty()) raw = fields_.find(*raw, true, op.rest);
+            text_.append(raw ? *raw : std::string_view("null"));
+        } else if (op.lookup_column >= 0) {
+            text_.append(row ? std::string_view(row->json[static_cast<size_t>(op.lookup_column)]) : "null");
+        } else {
+            expr::append_json(text_, locals_[op.local]);
+        }
+    }
+
+    void field(const output_plan& op, const lookup_table::row* row) {
+        if (text_.size() > 1) text_.push_back(',');
+        key_text(op.name);
+        value_text(op, row);
+    }
+
+    // The top-level fields that outputs copy, as written (the first of repeated keys).
+    bool collect_tops(const record& r) {
+        std::fill(top_raw_.begin(), top_raw_.end(), std::nullopt);
+        return fields_.read(r, false, [&](const raw_field& f) {
+            for (size_t i = 0; i < l_.tops.size(); ++i)
+                if (!top_raw_[i] && f.key == l_.tops[i]) top_raw_[i] = f.raw;
+        }) == json_status::ok;
+    }
+
+    [[nodiscard]] bool dropped(std::string_view name) const {
+        return std::find(p_.drop.begin(), p_.drop.end(), name) != p_.drop.end();
+    }
+
+    const output_plan* set_named(std::string_view name) const {
+        for (const auto& op : l_.set)
+            if (op.name == name) return &op;
+        return nullptr;
+    }
+
+    // The output object in text_; false when the record's fields cannot be read (fields_ says why).
+    bool build(const record& r, const lookup_table::row* row) {
+        text_.clear();
+        text_.push_back('{');
+        set_written_.assign(l_.set.size(), false);
+        // --set replaces a field where it stands, once (a repeated key is written once).
+        const auto replaced = [&](std::string_view name) {
+            const auto* s = set_named(name);
+            if (!s) return false;
+            const auto i = static_cast<size_t>(s - l_.set.data());
+            if (!set_written_[i]) {
+                set_written_[i] = true;
+                field(*s, row);
+            }
+            return true;
+        };
+        // Values copied from fields further on must be found before the copy pass writes.
+        if (!l_.tops.empty() && !collect_tops(r)) return false;
+        if (!l_.select.empty()) {
+            for (const auto& op : l_.select)
+                if (!replaced(op.name)) field(op, row);
+        } else {
+            seen_.clear();
+            const auto status = fields_.read(r, false, [&](const raw_field& f) {
+                seen_.push_back(f.key);
+                if (dropped(f.key) || replaced(f.key)) return;
+                if (text_.size() > 1) text_.push_back(',');
+                text_.append(f.raw_key);
+                text_.push_back(':');
+                text_.append(f.raw);
+            });
+            if (status != json_status::ok) return false;
+            if (table_) {
+                const auto& columns = table_->columns();
+                for (size_t c = 0; c < columns.size(); ++c) {
+                    if (dropped(columns[c]) || std::find(seen_.begin(), seen_.end(), columns[c]) != seen_.end()) continue;
+                    if (replaced(columns[c])) continue;
+                    output_plan op;
+                    op.name = columns[c];
+                    op.lookup_column = static_cast<int>(c);
+                    field(op, row);
+                }
+            }
+        }
+        for (size_t i = 0; i < l_.set.size(); ++i)
+            if (!set_written_[i]) field(l_.set[i], row);
+        text_.push_back('}');
+        return true;
+    }
+
+    const plan& p_;
+    const layout& l_;
+    const options& o_;
+    const lookup_table* table_;
+    std::vector<expr::value> locals_;
+    std::vector<std::optional<std::string_view>> top_raw_;
+    std::vector<bool> set_written_;
+    std::vector<std::string_view> seen_;
+    json_parser parser_;
+    field_reader fields_;
+    expr::evaluator ev_;
+    expr::context ctx_;
+    std::string text_, key_, error_;
+};
+
+class filter final : public processor {
+public:
+    filter(plan& p, const options& o, const lookup_table* table, record_sink& out, error_policy& errors)
+        : p_(p), o_(o), table_(table), layout_(p, table), core_(p, layout_, o, table), out_(out), errors_(errors) {}
+
+    void process(const record& r) override {
+        mapped m;
+        core_.map(r, m);
+        emit(r, m);
+    }
+    std::unique_ptr<record_worker> make_worker() override {
+        return std::make_unique<filter_core>(p_, layout_, o_, table_);
+    }
+    void emit(const record& r, const mapped& m) override {
+        switch (m.what) {
+            case mapped::kind::out:
+                out_.write({m.key, m.value, r.headers, r.timestamp_ms});
+                ++written_;
+                break;
+            case mapped::kind::drop: ++(m.reason == no_table_row ? unmatched_ : dropped_); break;
+            case mapped::kind::bad: errors_.handle(r, m.why); break;
+        }
     }
 
     void flush() override { errors_.flush(); }
+    void tick() override { progress_.update(written_); }
 
     void report(const session& s, bool stats) {
         progress_.finish();
@@ -335,113 +502,14 @@ public:
             .print();
     }
 
-    void tick() override { progress_.update(written_); }
-
 private:
-    void bad(const record& r, const std::string& why) { errors_.handle(r, why); }
-
-    void key_text(std::string_view name) {
-        json::append_string(text_, name);
-        text_.push_back(':');
-    }
-
-    // An output field's value: the record's or the table's exact text, or the computed value.
-    bool value_text(const record& r, const output_plan& op, const lookup_table::row* row) {
-        if (op.record_path) {
-            const auto raw = fields_.find(r.value, r.padded, *op.record_path);
-            text_.append(raw ? *raw : std::string_view("null"));
-        } else if (op.lookup_column >= 0) {
-            text_.append(row ? std::string_view(row->json[static_cast<size_t>(op.lookup_column)]) : "null");
-        } else {
-            expr::append_json(text_, locals_[op.local]);
-        }
-        return true;
-    }
-
-    void field(const record& r, const output_plan& op, const lookup_table::row* row) {
-        if (text_.size() > 1) text_.push_back(',');
-        key_text(op.name);
-        value_text(r, op, row);
-    }
-
-    [[nodiscard]] bool dropped(std::string_view name) const {
-        return std::find(p_.drop.begin(), p_.drop.end(), name) != p_.drop.end();
-    }
-
-    const output_plan* set_named(std::string_view name) const {
-        for (const auto& op : set_)
-            if (op.name == name) return &op;
-        return nullptr;
-    }
-
-    bool build(const record& r, const lookup_table::row* row) {
-        text_.clear();
-        text_.push_back('{');
-        set_written_.assign(set_.size(), false);
-        const auto put = [&](const output_plan& op) {
-            if (const auto* s = set_named(op.name)) {  // --set replaces a field where it stands
-                const auto i = static_cast<size_t>(s - set_.data());
-                if (set_written_[i]) return;
-                set_written_[i] = true;
-                field(r, *s, row);
-            } else {
-                field(r, op, row);
-            }
-        };
-        if (!select_.empty()) {
-            for (const auto& op : select_) put(op);
-        } else {
-            seen_.clear();
-            const auto status = fields_.read(r, false, [&](const raw_field& f) {
-                seen_.push_back(f.key);
-                if (dropped(f.key)) return;
-                if (const auto* s = set_named(f.key)) {
-                    const auto i = static_cast<size_t>(s - set_.data());
-                    if (set_written_[i]) return;  // a repeated key: written once
-                    set_written_[i] = true;
-                    field(r, *s, row);
-                    return;
-                }
-                if (text_.size() > 1) text_.push_back(',');
-                key_text(f.key);
-                text_.append(f.raw);
-            });
-            if (status != json_status::ok) {
-                bad(r, fields_.error_text());
-                return false;
-            }
-            if (table_) {
-                const auto& columns = table_->columns();
-                for (size_t c = 0; c < columns.size(); ++c) {
-                    if (dropped(columns[c]) || std::find(seen_.begin(), seen_.end(), columns[c]) != seen_.end()) continue;
-                    output_plan op;
-                    op.name = columns[c];
-                    op.lookup_column = static_cast<int>(c);
-                    put(op);
-                }
-            }
-        }
-        for (size_t i = 0; i < set_.size(); ++i)
-            if (!set_written_[i]) field(r, set_[i], row);
-        text_.push_back('}');
-        return true;
-    }
-
     plan& p_;
     const options& o_;
-    lookup_table* table_;
+    const lookup_table* table_;
+    layout layout_;
+    filter_core core_;
     record_sink& out_;
     error_policy& errors_;
-    std::vector<output_plan> select_, set_;
-    std::vector<expr::value> locals_;
-    std::vector<bool> set_written_;
-    std::vector<std::string_view> seen_;
-    bool pass_through_ = true;
-    json_parser parser_;
-    field_reader fields_;
-    expr::evaluator ev_;
-    expr::context ctx_;
-    std::string text_, key_, error_;
     std::uint64_t written_ = 0, dropped_ = 0, unmatched_ = 0;
     progress progress_{o_.common.quiet, "records"};
     stopwatch clock_;

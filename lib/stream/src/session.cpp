@@ -14,7 +14,11 @@
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 namespace ks {
 
@@ -324,44 +328,10 @@ void session::finish(bool commit) {
 
 void session::run(processor& p) {
     processor_ = &p;
-    const bool timed_commits = so_.commit_interval_ms > 0;
-    const auto commit_every = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double, std::milli>(so_.commit_interval_ms));
-    const auto idle_limit = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(so_.idle_timeout_s));
-    auto last_record = clock::now(), last_tick = last_record;
-    std::uint64_t seen_at_last_look = 0;
-    record r;
     try {
-        while (!signals::stop_requested()) {
-            if (options_.limit > 0 && records_in_ >= options_.limit) break;
-            // With work to commit, a short look tells whether the input ran dry.
-            const int wait = consumer_ && pending_ && timed_commits ? dry_wait_ms : 100;
-            const auto got = source_->next(r, wait);
-            if (callback_error_) std::rethrow_exception(std::exchange(callback_error_, nullptr));
-            if (got == source::status::end) break;
-            if (got == source::status::record) {
-                handle(r);
-                // In bulk, the clock is looked at every 64 records; in a trickle, at every one.
-                if (!source_->waited() && (records_in_ & 63) != 0) continue;
-            }
-            const auto now = clock::now();
-            if (records_in_ + tombstones_ != seen_at_last_look) {
-                seen_at_last_look = records_in_ + tombstones_;
-                last_record = now;
-            }
-            if (got == source::status::idle || now - last_tick >= std::chrono::milliseconds(100)) {
-                last_tick = now;
-                p.tick();
-                if (producer_) producer_->poll(0);
-            }
-            if (consumer_ && pending_ && timed_commits && (got == source::status::idle || now - pending_since_ >= commit_every))
-                commit_point();
-            if (got != source::status::idle) continue;
-            if (so_.idle_timeout_s > 0 && now - last_record >= idle_limit) {
-                log::info("no records for {:g} s: exiting", so_.idle_timeout_s);
-                break;
-            }
-            if (consumer_ && options_.exit_at_end && exit_at_end_reached()) break;
-        }
+        const unsigned threads = threads_ ? threads_ : std::max(1u, std::thread::hardware_concurrency());
+        if (!consumer_ && threads > 1) parallel_loop();
+        else loop();
     } catch (const data_error&) {
         finish(true);  // what came before the bad record is good: commit it
         throw;
@@ -379,6 +349,281 @@ void session::run(processor& p) {
     } else {
         finish(true);
     }
+}
+
+void session::loop() {
+    processor& p = *processor_;
+    const bool timed_commits = so_.commit_interval_ms > 0;
+    const auto commit_every = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double, std::milli>(so_.commit_interval_ms));
+    const auto idle_limit = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(so_.idle_timeout_s));
+    auto last_record = clock::now(), last_tick = last_record;
+    std::uint64_t seen_at_last_look = 0;
+    record r;
+    while (!signals::stop_requested()) {
+        if (options_.limit_reached(records_in_)) break;
+        // With work to commit, a short look tells whether the input ran dry.
+        const int wait = consumer_ && pending_ && timed_commits ? dry_wait_ms : 100;
+        const auto got = source_->next(r, wait);
+        if (callback_error_) std::rethrow_exception(std::exchange(callback_error_, nullptr));
+        if (got == source::status::end) break;
+        if (got == source::status::record) {
+            handle(r);
+            // In bulk, the clock is looked at every 64 records; in a trickle, at every one.
+            if (!source_->waited() && (records_in_ & 63) != 0) continue;
+        }
+        const auto now = clock::now();
+        if (records_in_ + tombstones_ != seen_at_last_look) {
+            seen_at_last_look = records_in_ + tombstones_;
+            last_record = now;
+        }
+        if (got == source::status::idle || now - last_tick >= std::chrono::milliseconds(100)) {
+            last_tick = now;
+            p.tick();
+            if (producer_) producer_->poll(0);
+        }
+        if (consumer_ && pending_ && timed_commits && (got == source::status::idle || now - pending_since_ >= commit_every))
+            commit_point();
+        if (got != source::status::idle) continue;
+        if (so_.idle_timeout_s > 0 && now - last_record >= idle_limit) {
+            log::info("no records for {:g} s: exiting", so_.idle_timeout_s);
+            break;
+        }
+        if (consumer_ && options_.exit_at_end && exit_at_end_reached()) break;
+    }
+}
+
+namespace {
+
+// Records of a file or pipe, copied back to back for a worker, and what the worker made of them.
+struct work_batch {
+    static constexpr size_t max_records = 1024, max_bytes = 256u << 10;
+    struct entry {
+        size_t at, size;
+        std::uint64_t line;
+        std::uint32_t source;
+    };
+    struct result {
+        mapped::kind what;
+        std::uint8_t reason;
+        bool has_key;
+        size_t value_at, value_len, key_at, key_len, why_at, why_len;
+    };
+    std::string input;  // records, then SIMDJSON_PADDING bytes: each record is padded for the parser
+    std::vector<entry> entries;
+    std::vector<std::string> sources;
+    std::string output;
+    std::vector<result> results;
+    std::exception_ptr error;
+    bool done = false;
+
+    void clear() {
+        input.clear();
+        entries.clear();
+        sources.clear();
+        output.clear();
+        results.clear();
+        error = nullptr;
+        done = false;
+    }
+    [[nodiscard]] bool full() const { return entries.size() >= max_records || input.size() >= max_bytes; }
+    void add(const record& r) {
+        if (sources.empty() || sources.back() != r.source) sources.emplace_back(r.source);
+        entries.push_back({input.size(), r.value.size(), r.line, static_cast<std::uint32_t>(sources.size() - 1)});
+        input.append(r.value);
+    }
+    [[nodiscard]] record at(size_t i) const {
+        const auto& e = entries[i];
+        record r;
+        r.value = std::string_view(input.data() + e.at, e.size);
+        r.padded = true;
+        r.source = sources[e.source];
+        r.line = e.line;
+        return r;
+    }
+    // Runs on a worker thread.
+    void map(record_worker& w) {
+        input.append(simdjson::SIMDJSON_PADDING, ' ');
+        mapped m;
+        for (size_t i = 0; i < entries.size(); ++i) {
+            m = mapped{};
+            w.map(at(i), m);
+            result res{m.what, m.reason, m.key.has_value(), output.size(), m.value.size(), 0, 0, 0, 0};
+            output.append(m.value);
+            if (m.key) {
+                res.key_at = output.size();
+                res.key_len = m.key->size();
+                output.append(*m.key);
+            }
+            res.why_at = output.size();
+            res.why_len = m.why.size();
+            output.append(m.why);
+            results.push_back(res);
+        }
+    }
+};
+
+// Worker threads, each with its record_worker, taking batches in the order they come.
+class worker_pool {
+public:
+    explicit worker_pool(std::vector<std::unique_ptr<record_worker>> workers) : workers_(std::move(workers)) {
+        for (auto& w : workers_) threads_.emplace_back([this, worker = w.get()] { work(*worker); });
+    }
+    ~worker_pool() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        changed_.notify_all();
+        for (auto& t : threads_) t.join();
+    }
+    worker_pool(const worker_pool&) = delete;
+    worker_pool& operator=(const worker_pool&) = delete;
+
+    // Queues the batch for a worker, or returns false when every worker has work waiting already
+    // (the caller then maps it itself rather than wait).
+    bool submit(work_batch* b) {
+        {
+            std::lock_guard lock(mutex_);
+            if (queue_.size() >= threads_.size()) return false;
+            queue_.push_back(b);
+        }
+        changed_.notify_all();
+        return true;
+    }
+    void wait(work_batch* b) {
+        std::unique_lock lock(mutex_);
+        done_.wait(lock, [b] { return b->done; });
+    }
+
+private:
+    void work(record_worker& w) {
+        for (;;) {
+            work_batch* b = nullptr;
+            {
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+                if (stop_) return;
+                b = queue_.front();
+                queue_.pop_front();
+            }
+            try {
+                b->map(w);
+            } catch (...) {
+                b->error = std::current_exception();
+            }
+            {
+                std::lock_guard lock(mutex_);
+                b->done = true;
+            }
+            done_.notify_all();
+        }
+    }
+
+    std::vector<std::unique_ptr<record_worker>> workers_;
+    std::vector<std::thread> threads_;
+    std::mutex mutex_;
+    std::condition_variable changed_, done_;
+    std::deque<work_batch*> queue_;
+    bool stop_ = false;
+};
+
+}  // namespace
+
+// Files and pipes with a processor that offers workers: the main thread reads records into
+// batches and emits the results in order while the workers parse and map them.
+void session::parallel_loop() {
+    processor& p = *processor_;
+    // One thread per core: this one reads, emits, and maps a batch itself when the workers are
+    // behind; the others map.
+    const unsigned threads = threads_ ? threads_ : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::unique_ptr<record_worker>> workers;
+    for (unsigned i = 0; i < threads; ++i) {
+        auto w = p.make_worker();
+        if (!w) return loop();  // the processor maps one record at a time
+        workers.push_back(std::move(w));
+    }
+    const std::unique_ptr<record_worker> own = std::move(workers.back());
+    workers.pop_back();
+    // Declared before the pool: the workers stop before the batches they may hold go away.
+    std::vector<std::unique_ptr<work_batch>> batches(2 * threads + 2);
+    for (auto& b : batches) {
+        b = std::make_unique<work_batch>();
+        b->input.reserve(work_batch::max_bytes + (64u << 10));
+    }
+    std::vector<work_batch*> free_batches;
+    for (auto& b : batches) free_batches.push_back(b.get());
+    std::deque<work_batch*> in_flight;
+    worker_pool pool(std::move(workers));
+
+    const auto emit_oldest = [&] {
+        work_batch* b = in_flight.front();
+        pool.wait(b);
+        in_flight.pop_front();
+        free_batches.push_back(b);
+        if (b->error) std::rethrow_exception(b->error);
+        for (size_t i = 0; i < b->results.size(); ++i) {
+            const auto& res = b->results[i];
+            mapped m;
+            m.what = res.what;
+            m.reason = res.reason;
+            m.value = std::string_view(b->output.data() + res.value_at, res.value_len);
+            if (res.has_key) m.key = std::string_view(b->output.data() + res.key_at, res.key_len);
+            m.why = std::string_view(b->output.data() + res.why_at, res.why_len);
+            p.emit(b->at(i), m);
+        }
+    };
+    work_batch* current = nullptr;
+    const auto take = [&] {
+        if (free_batches.empty()) emit_oldest();
+        current = free_batches.back();
+        free_batches.pop_back();
+        current->clear();
+    };
+    const auto hand_over = [&] {
+        if (current->entries.empty()) return;
+        in_flight.push_back(current);
+        if (!pool.submit(current)) {
+            current->map(*own);
+            current->done = true;  // never seen by a worker
+        }
+        take();
+    };
+    take();
+    const auto idle_limit = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(so_.idle_timeout_s));
+    auto last_record = clock::now(), last_tick = last_record;
+    record r;
+    bool stopped = false;
+    while (!(stopped = signals::stop_requested())) {
+        if (options_.limit_reached(records_in_)) break;
+        // With records on their way, a quiet input first lets them all out (a trickle is not held
+        // back), then the next look waits.
+        const bool busy = !current->entries.empty() || !in_flight.empty();
+        const auto got = source_->next(r, busy ? 0 : 100);
+        if (got == source::status::end) break;
+        if (got == source::status::record) {
+            ++records_in_;
+            current->add(r);
+            if (current->full()) hand_over();
+            if (!source_->waited() && (records_in_ & 63) != 0) continue;
+        } else if (busy) {
+            hand_over();
+            while (!in_flight.empty()) emit_oldest();
+            continue;
+        }
+        const auto now = clock::now();
+        if (got == source::status::record) last_record = now;
+        if (got == source::status::idle || now - last_tick >= std::chrono::milliseconds(100)) {
+            last_tick = now;
+            p.tick();
+        }
+        if (got == source::status::idle && so_.idle_timeout_s > 0 && now - last_record >= idle_limit) {
+            log::info("no records for {:g} s: exiting", so_.idle_timeout_s);
+            break;
+        }
+    }
+    if (stopped && signals::abort_requested()) return;
+    hand_over();
+    while (!in_flight.empty()) emit_oldest();
 }
 
 }  // namespace ks

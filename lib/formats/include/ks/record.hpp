@@ -61,7 +61,8 @@ private:
 
 // One top-level field of an object as it is written.
 struct raw_field {
-    std::string_view key;  // unescaped
+    std::string_view key;      // unescaped
+    std::string_view raw_key;  // as written, quotes included (copied to output without escaping again)
     simdjson::ondemand::json_type type;
     std::string_view raw;   // the value's exact JSON text (objects and arrays whole)
     std::string_view text;  // strings: the unescaped text (when asked for); others: raw
@@ -119,9 +120,25 @@ json_status field_reader::read(std::string_view bytes, bool padded, bool unescap
     simdjson::error_code e = simdjson::SUCCESS;
     for (auto member : obj) {
         raw_field field;
-        od::value v;
-        if ((e = member.unescaped_key().get(field.key)) || (e = member.value().get(v)) || (e = v.type().get(field.type)))
-            break;
+        od::field entry;
+        if ((e = std::move(member).get(entry))) break;
+        // The key as written ends at the first quote that no backslash escapes (stage 1 checked
+        // the string); only a key with an escape needs unescaping.
+        const char* const key = entry.key().raw();
+        const char* end = key;
+        bool escaped = false;
+        while (*end != '"') {
+            if (*end == '\\') {
+                escaped = true;
+                ++end;
+            }
+            ++end;
+        }
+        field.raw_key = std::string_view(key - 1, static_cast<size_t>(end - key) + 2);
+        if (!escaped) field.key = std::string_view(key, static_cast<size_t>(end - key));
+        else if ((e = entry.unescaped_key().get(field.key))) break;
+        od::value& v = entry.value();
+        if ((e = v.type().get(field.type))) break;
         switch (field.type) {
             case od::json_type::string:
                 field.raw = trim_token(v.raw_json_token());

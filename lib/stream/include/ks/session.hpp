@@ -23,12 +23,32 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ks {
 
 enum class guarantee { exactly_once, at_least_once };
+
+// What a record_worker made of one record. Views stay valid until the worker's next map().
+struct mapped {
+    enum class kind : std::uint8_t { out, drop, bad };
+    kind what = kind::drop;
+    std::uint8_t reason = 0;               // drop: the tool's counter for it
+    std::string_view value;                // out: the record to write
+    std::optional<std::string_view> key;   // out: its key (nullopt: null)
+    std::string_view why;                  // bad: the reason
+};
+
+// A transformation of one record that needs nothing from the records before it. Each worker is
+// used by one thread at a time; several workers may run at once.
+class record_worker {
+public:
+    virtual ~record_worker() = default;
+    virtual void map(const record& r, mapped& m) = 0;
+};
 
 // What a tool does with records. Output goes to the sinks it opened through the session.
 class processor {
@@ -51,6 +71,12 @@ public:
     // the last commit), or the session stops after a failure without committing: what was not
     // committed is dropped. A tool with state goes back to the state of the last commit.
     virtual void aborted() {}
+
+    // Tools whose records are independent of each other offer workers: for files and pipes the
+    // session then maps batches of records on worker threads (one worker each) and hands the
+    // results to emit() on its own thread, in input order. process() is not called then.
+    virtual std::unique_ptr<record_worker> make_worker() { return nullptr; }
+    virtual void emit(const record& /*r*/, const mapped& /*m*/) {}
 };
 
 struct session_options {
@@ -86,6 +112,9 @@ public:
     // Runs until the end of the input, -e, --duration, --limit, --idle-timeout or a signal; a
     // closed pipe downstream ends it quietly (nothing more is committed).
     void run(processor& p);
+    // Worker threads for files and pipes when the processor offers workers (default: one per
+    // core, so that parsing, the largest cost, runs on every core; 1 = none).
+    void set_threads(unsigned n) { threads_ = n; }
 
     // For tools that make output durable on their own schedule (kbatch-dump's files): commits the
     // next offset of a held partition now. Returns false (and logs) when the commit failed.
@@ -118,6 +147,8 @@ private:
     void commit_offsets(const std::vector<std::pair<partition_state*, std::int64_t>>& offsets);
     bool exit_at_end_reached();
     void finish(bool commit);
+    void loop();           // records one at a time through processor::process
+    void parallel_loop();  // files and pipes through workers
     template <typename F>
     void guarded(F&& f);
 
@@ -131,6 +162,7 @@ private:
     std::vector<record_sink*> sinks_;
     std::vector<record_sink*> shared_sinks_;  // written through producer_: their commit is the transaction's
     processor* processor_ = nullptr;
+    unsigned threads_ = 0;  // 0: one per core
     std::vector<partition_state> partitions_;
     size_t last_slot_ = 0;
     bool txn_open_ = false, pending_ = false, closing_ = false, closed_cleanly_ = false;
