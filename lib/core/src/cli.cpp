@@ -1,6 +1,7 @@
 #include "ks/cli.hpp"
 
 #include "ks/error.hpp"
+#include "ks/io.hpp"
 #include "ks/log.hpp"
 #include "ks/signal.hpp"
 
@@ -169,6 +170,9 @@ int run_tool(CLI::App& app, int argc, char** argv, common_options& options, cons
         check_common_options(options);
         signals::stop_after(options.duration_s);  // also ends a read that waits on a quiet pipe
         return close_stdout(run());
+    } catch (const closed_pipe&) {  // the reader downstream has gone: a clean stop
+        log::debug("output closed downstream");
+        return exit_ok;
     } catch (const error& e) {
         log::error("{}", e.what());
         return close_stdout(e.code());
