@@ -128,7 +128,6 @@ std::unique_ptr<record_sink> session::open_sink(const io_spec& spec, const prope
     std::unique_ptr<record_sink> sink;
     if (spec.is_kafka() && producer_) {
         sink = open_topic_sink(*producer_, spec.topic);
-        shared_sinks_.push_back(sink.get());
     } else {
         sink = ks::open_sink(spec, options_, producer_defaults);
     }
@@ -179,10 +178,8 @@ void session::on_revoke(const rd_kafka_topic_partition_list_t* parts, bool lost)
     last_slot_ = 0;
 }
 
-void session::flush_sinks(bool transactional_too) {
+void session::flush_sinks() {
     for (auto* s : sinks_) {
-        const bool shared = std::find(shared_sinks_.begin(), shared_sinks_.end(), s) != shared_sinks_.end();
-        if (shared && !transactional_too) continue;
         s->flush();
         const auto c = s->counts();
         if (c.failed > 0)  // offsets must not pass records that did not arrive
@@ -219,12 +216,11 @@ void session::commit_offsets(const std::vector<std::pair<partition_state*, std::
 
 void session::commit_point() {
     if (processor_) processor_->flush();
+    flush_sinks();  // files and acknowledged messages; a transaction's topics commit below
     if (!consumer_) {
-        flush_sinks(true);
         pending_ = false;
         return;
     }
-    flush_sinks(false);
     std::vector<std::pair<partition_state*, std::int64_t>> offsets;
     for (auto& s : partitions_)
         if (s.next > s.committed) offsets.emplace_back(&s, s.next);

@@ -143,7 +143,7 @@ private:
     void commit_point();  // makes output durable and commits what was processed
     void commit_transaction();
     void abort_and_rewind(const std::string& why);
-    void flush_sinks(bool transactional_too);
+    void flush_sinks();
     void commit_offsets(const std::vector<std::pair<partition_state*, std::int64_t>>& offsets);
     bool exit_at_end_reached();
     void finish(bool commit);
@@ -160,7 +160,6 @@ private:
     std::string instance_id_, transactional_id_;
     int instance_lock_ = -1;
     std::vector<record_sink*> sinks_;
-    std::vector<record_sink*> shared_sinks_;  // written through producer_: their commit is the transaction's
     processor* processor_ = nullptr;
     unsigned threads_ = 0;  // 0: one per core
     std::vector<partition_state> partitions_;

@@ -49,9 +49,9 @@ class producer;
 std::unique_ptr<record_sink> open_sink(const io_spec& spec, const common_options& options,
                                        const property_list& producer_defaults = {});
 
-// A topic written through a producer that the caller owns and shares between sinks (a session's
-// transactional producer: the output and the dead letters go in one transaction). flush() and
-// close() wait for delivery; a transaction's commit does that too.
+// A topic written through a transactional producer that the caller owns and shares between sinks
+// (a session's: the output and the dead letters go in one transaction). The commit of the
+// transaction delivers what was written: flush() and close() do not wait.
 std::unique_ptr<record_sink> open_topic_sink(producer& shared, const std::string& topic);
 
 }  // namespace ks
