@@ -43,6 +43,12 @@ assert_eq "$(printf '%s\n' '{"id":1,"Total":36,"city":"Paris","country":"FR","po
   '{"id":2,"Total":60,"city":"London","country":"GB","population":8900000,"code":"00044"}')" "$OUT" "lookup --inner: columns appended"
 assert_eq 1 "$(stat unmatched "$ERR")" "lookup --inner: the unmatched record is counted"
 
+# A table column named like a field of the record does not replace it, in expressions or output.
+printf 'city,Total,extra\nParis,999,e1\nLondon,0,e2\n' > "$SCRATCH/clash.csv"
+run kstream-filter -i "$SCRATCH/in.jsonl" --lookup "$SCRATCH/clash.csv" --on city=city --where 'Total > 50' --select 'id, Total, extra'
+assert_eq "$(printf '%s\n' '{"id":2,"Total":60,"extra":"e2"}' '{"id":3,"Total":75,"extra":null}')" "$OUT" \
+  "lookup: the record's own field wins over the table's"
+
 # Bad records: invalid JSON, not an object, a string where a number is needed; a missing field is null.
 printf '%s\n' '{"Total":60}' 'not json' '[1]' '{"Total":"many"}' '{"other":1}' '{"Total":70}' > "$SCRATCH/bad.jsonl"
 run kstream-filter -i "$SCRATCH/bad.jsonl" --where 'Total > 50'

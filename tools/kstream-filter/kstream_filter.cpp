@@ -229,6 +229,8 @@ enum drop_reason : std::uint8_t { dropped_by_where, no_table_row };
 struct layout {
     std::vector<output_plan> select, set;
     std::vector<std::string> tops;  // top-level fields that outputs copy
+    // The table's columns read from the record instead, when it has a field of that name.
+    std::vector<expr::program> record_columns;
     size_t locals = 0;
     bool pass_through = true;  // --where and --key at most: the record's bytes go out as they are
 
@@ -254,14 +256,18 @@ struct layout {
                 op.name = f.name;
                 op.program = &f.program;
                 op.record_path = f.program.field_path();
-                // A bare name of a table column (not hidden by an output before it) copies its text.
+                // A bare name of a table column (not hidden by an output before it) copies the
+                // record's field of that name, or else the table's text.
                 if (!op.record_path && table) {
                     const auto& text = f.program.text();
                     for (size_t c = 0; c < lookup_count; ++c) {
                         const auto& col = names[c];
                         const bool hidden = std::find(names.begin() + static_cast<std::ptrdiff_t>(lookup_count),
                                                       names.end(), col) != names.end();
-                        if (!hidden && (text == col || text == "`" + col + "`")) op.lookup_column = static_cast<int>(c);
+                        if (!hidden && (text == col || text == "`" + col + "`")) {
+                            op.lookup_column = static_cast<int>(c);
+                            op.record_path = std::vector<path_step>{{col, -1}};
+                        }
                     }
                 }
                 op.local = names.size();
@@ -285,6 +291,12 @@ struct layout {
                 if (it == tops.end()) tops.push_back(top);
                 op.rest.assign(op.record_path->begin() + 1, op.record_path->end());
             }
+        for (size_t c = 0; c < lookup_count; ++c) {
+            std::string quoted = "`";
+            for (char ch : names[c]) quoted += ch == '`' ? std::string("``") : std::string(1, ch);
+            record_columns.push_back(expr::program::compile(quoted + "`"));
+            record_columns.back().bind({});
+        }
         locals = names.size();
         pass_through = p.select.empty() && p.set.empty() && p.drop.empty() && !table;
     }
@@ -311,7 +323,16 @@ public:
             text_.clear();
             if (expr::append_text(text_, k)) row = table_->find(text_);
             if (!row && o_.inner) return drop(m, no_table_row);
-            for (size_t c = 0; c < table_->columns().size(); ++c) locals_[c] = row ? row->values[c] : expr::value::null();
+            // The record's own fields come first: a column only fills in what the record lacks.
+            const auto& columns = table_->columns();
+            for (size_t c = 0; c < columns.size(); ++c) {
+                simdjson::dom::element present;
+                if (ctx_.root.at_key(columns[c]).get(present) == simdjson::SUCCESS) {
+                    if (!ev_.evaluate(l_.record_columns[c], ctx_, locals_[c], error_)) return bad(m, error_);
+                } else {
+                    locals_[c] = row ? row->values[c] : expr::value::null();
+                }
+            }
         }
         if (p_.where) {
             bool keep = false;
@@ -358,7 +379,9 @@ private:
             // buffer, which keeps the parser's padding past the record, so it is padded too.
             auto raw = top_raw_[op.top];
             if (raw && !op.rest.empty()) raw = fields_.find(*raw, true, op.rest);
-            text_.append(raw ? *raw : std::string_view("null"));
+            if (raw) text_.append(*raw);
+            else if (op.lookup_column >= 0 && row) text_.append(row->json[static_cast<size_t>(op.lookup_column)]);
+            else text_.append("null");
         } else if (op.lookup_column >= 0) {
             text_.append(row ? std::string_view(row->json[static_cast<size_t>(op.lookup_column)]) : "null");
         } else {
