@@ -128,3 +128,37 @@ TEST_CASE("trim_token: the whitespace simdjson leaves after a scalar goes", "[re
     CHECK(ks::trim_token("true") == "true");
     CHECK(ks::trim_token("") == "");
 }
+
+TEST_CASE("object_writer: copies keep the record's text, added fields are escaped", "[record]") {
+    const std::string in = R"({"big":9007199254740993,"f":0.10,"k\u00e9y":"a\"b","drop":1,"o":{"x":[1, 2.50]},"r":1})";
+    ks::record r;
+    r.value = in;
+    ks::field_reader reader;
+    ks::object_writer w;
+    w.begin();
+    const auto status = ks::copy_fields(reader, r, w, [&](const ks::raw_field& f) {
+        if (f.key == "drop") return true;  // dropped
+        if (f.key == "r") {                 // replaced where it stands
+            w.field("r").append("2");
+            return true;
+        }
+        return false;
+    });
+    REQUIRE(status == ks::json_status::ok);
+    w.field("new \"one\"\n", "[true]");
+    w.field("n").append("null");
+    CHECK(w.end() == R"({"big":9007199254740993,"f":0.10,"k\u00e9y":"a\"b","o":{"x":[1, 2.50]},"r":2,"new \"one\"\n":[true],"n":null})");
+    // The buffer is reused: a new object starts empty.
+    w.begin();
+    CHECK(w.end() == "{}");
+}
+
+TEST_CASE("object_writer: a record that cannot be read is reported, not half copied into a good object", "[record]") {
+    ks::record r;
+    r.value = R"({"a":1,"b":tru})";
+    ks::field_reader reader;
+    ks::object_writer w;
+    w.begin();
+    CHECK(ks::copy_fields(reader, r, w, [](const ks::raw_field&) { return false; }) == ks::json_status::invalid);
+    CHECK(reader.error_text().starts_with("invalid JSON: "));
+}

@@ -352,7 +352,7 @@ public:
         m.value = r.value;
         if (!l_.pass_through) {
             if (!build(r, row)) return bad(m, error_ = fields_.error_text());
-            m.value = text_;
+            m.value = writer_.end();
         }
         m.what = mapped::kind::out;
     }
@@ -367,32 +367,22 @@ private:
         m.reason = reason;
     }
 
-    void key_text(std::string_view name) {
-        json::append_string(text_, name);
-        text_.push_back(':');
-    }
-
-    // An output field's value: the record's or the table's exact text, or the computed value.
-    void value_text(const output_plan& op, const lookup_table::row* row) {
+    // An output field: the record's or the table's exact text, or the computed value.
+    void field(const output_plan& op, const lookup_table::row* row) {
+        std::string& out = writer_.field(op.name);
         if (op.record_path) {
             // Below the top level, the field's own text is searched: it lies in the record's
             // buffer, which keeps the parser's padding past the record, so it is padded too.
             auto raw = top_raw_[op.top];
             if (raw && !op.rest.empty()) raw = fields_.find(*raw, true, op.rest);
-            if (raw) text_.append(*raw);
-            else if (op.lookup_column >= 0 && row) text_.append(row->json[static_cast<size_t>(op.lookup_column)]);
-            else text_.append("null");
+            if (raw) out.append(*raw);
+            else if (op.lookup_column >= 0 && row) out.append(row->json[static_cast<size_t>(op.lookup_column)]);
+            else out.append("null");
         } else if (op.lookup_column >= 0) {
-            text_.append(row ? std::string_view(row->json[static_cast<size_t>(op.lookup_column)]) : "null");
+            out.append(row ? std::string_view(row->json[static_cast<size_t>(op.lookup_column)]) : "null");
         } else {
-            expr::append_json(text_, locals_[op.local]);
+            expr::append_json(out, locals_[op.local]);
         }
-    }
-
-    void field(const output_plan& op, const lookup_table::row* row) {
-        if (text_.size() > 1) text_.push_back(',');
-        key_text(op.name);
-        value_text(op, row);
     }
 
     // The top-level fields that outputs copy, as written (the first of repeated keys).
@@ -414,10 +404,9 @@ private:
         return nullptr;
     }
 
-    // The output object in text_; false when the record's fields cannot be read (fields_ says why).
+    // The output object in writer_; false when the record's fields cannot be read (fields_ says why).
     bool build(const record& r, const lookup_table::row* row) {
-        text_.clear();
-        text_.push_back('{');
+        writer_.begin();
         set_written_.assign(l_.set.size(), false);
         // --set replaces a field where it stands, once (a repeated key is written once).
         const auto replaced = [&](std::string_view name) {
@@ -437,13 +426,9 @@ private:
                 if (!replaced(op.name)) field(op, row);
         } else {
             seen_.clear();
-            const auto status = fields_.read(r, false, [&](const raw_field& f) {
+            const auto status = copy_fields(fields_, r, writer_, [&](const raw_field& f) {
                 seen_.push_back(f.key);
-                if (dropped(f.key) || replaced(f.key)) return;
-                if (text_.size() > 1) text_.push_back(',');
-                text_.append(f.raw_key);
-                text_.push_back(':');
-                text_.append(f.raw);
+                return dropped(f.key) || replaced(f.key);
             });
             if (status != json_status::ok) return false;
             if (table_) {
@@ -460,7 +445,6 @@ private:
         }
         for (size_t i = 0; i < l_.set.size(); ++i)
             if (!set_written_[i]) field(l_.set[i], row);
-        text_.push_back('}');
         return true;
     }
 
@@ -474,6 +458,7 @@ private:
     std::vector<std::string_view> seen_;
     json_parser parser_;
     field_reader fields_;
+    object_writer writer_;
     expr::evaluator ev_;
     expr::context ctx_;
     std::string text_, key_, error_;

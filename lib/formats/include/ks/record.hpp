@@ -103,6 +103,54 @@ private:
     simdjson::error_code error_ = simdjson::SUCCESS;
 };
 
+// Builds output objects: fields copied from a record exactly as written (numbers keep their
+// digits, keys and strings their escapes), fields replaced where they stand or dropped (see
+// copy_fields), and fields added. One reused buffer.
+class object_writer {
+public:
+    // Starts a new object; what end() returned before is gone.
+    void begin() {
+        text_.clear();
+        text_.push_back('{');
+    }
+    // A field as a record has it.
+    void copy(const raw_field& f) {
+        separate();
+        text_.append(f.raw_key);
+        text_.push_back(':');
+        text_.append(f.raw);
+    }
+    // "key": for a value the caller appends to text() next (one JSON value).
+    std::string& field(std::string_view key) {
+        separate();
+        json::append_string(text_, key);
+        text_.push_back(':');
+        return text_;
+    }
+    // A field whose value is JSON text already.
+    void field(std::string_view key, std::string_view json_value) { field(key).append(json_value); }
+    // Closes the object: its text, valid until the next begin().
+    std::string_view end() {
+        text_.push_back('}');
+        return text_;
+    }
+
+private:
+    void separate() {
+        if (text_.size() > 1) text_.push_back(',');
+    }
+    std::string text_;
+};
+
+// Copies the record's top-level fields to the writer in order, each as written unless
+// edit(const raw_field&) returns true: it dropped the field, or wrote its replacement itself.
+template <typename Edit>
+json_status copy_fields(field_reader& reader, const record& r, object_writer& w, Edit&& edit) {
+    return reader.read(r, false, [&](const raw_field& f) {
+        if (!edit(f)) w.copy(f);
+    });
+}
+
 // The exact text of a scalar token: simdjson's raw token may carry the whitespace after it.
 [[nodiscard]] inline std::string_view trim_token(std::string_view token) {
     while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' || token.back() == '\t'))
