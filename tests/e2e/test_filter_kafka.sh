@@ -95,6 +95,29 @@ assert_eq "$(printf '%s\n' '{"n":1,"even":0}' '{"n":2,"even":1}' '{"n":3,"even":
 run kstream-filter -i "kafka:$in" -g "stdout-$in" --where 'n <= 3' -e
 assert_eq "" "$OUT" "stdout: committed, not read again"
 
+# A second process with the same --instance-id fences the first, which stops with a clear message;
+# the output stays exactly once.
+zin=$(new_topic fzin 2)
+zout=$(new_topic fzout 2)
+seq 1 3000 | awk 'BEGIN { print "id" } { print }' > "$SCRATCH/z.csv"
+csv2kafka "$SCRATCH/z.csv" -o "kafka:$zin" --rate 500 -q &
+producer=$!
+BACKGROUND_PIDS+=("$producer")
+kstream-filter -i "kafka:$zin" -g "z-$zin" -o "kafka:$zout" --instance-id same -v 2>"$SCRATCH/first.err" &
+first=$!
+BACKGROUND_PIDS+=("$first")
+for _ in $(seq 300); do grep -q "assigned $zin" "$SCRATCH/first.err" && break; sleep 0.1; done
+kstream-filter -i "kafka:$zin" -g "z-$zin" -o "kafka:$zout" --instance-id same --duration 3 2>"$SCRATCH/second.err" &
+second=$!
+BACKGROUND_PIDS+=("$second")
+set +e; timeout 60 tail --pid="$first" -f /dev/null; wait "$first"; rc1=$?; wait "$second"; rc2=$?; set -e
+assert_eq 1 "$rc1" "fenced: the first process exits 1"
+assert_contains "$(cat "$SCRATCH/first.err")" "kstream-filter: fenced: another process took over transactional.id 'z-$zin.same'" "fenced: the message"
+assert_eq 0 "$rc2" "fenced: the second process runs on ($(cat "$SCRATCH/second.err"))"
+wait "$producer"
+run kstream-filter -i "kafka:$zin" -g "z-$zin" -o "kafka:$zout" --instance-id same -e
+assert_eq "$(seq 1 3000)" "$(committed "$zout" | sed 's/{"id":\([0-9]*\)}/\1/' | sort -n)" "fenced: every record once"
+
 # Exactly-once to another cluster is refused with a hint.
 run kstream-filter -i "kafka:$in" -g g -o "kafka://127.0.0.1:1/x"
 assert_eq 2 "$RC" "eos across clusters: exit code"
