@@ -158,6 +158,16 @@ TEST_CASE("cli: kbatch-dump --help exits 0 with usage and the exit codes on stdo
     CHECK(r.err.empty());
 }
 
+TEST_CASE("cli: kstream-filter --help exits 0 with usage, the order of the steps and the exit codes", "[cli]") {
+    auto r = run({"kstream-filter", "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("Usage: ") && Catch::Contains("kstream-filter"));
+    CHECK_THAT(r.out, Catch::Contains(ks::exit_codes_help));
+    CHECK_THAT(r.out, Catch::Contains("--where") && Catch::Contains("--guarantee") && Catch::Contains("--lookup"));
+    CHECK_THAT(r.out, Catch::Contains("Order per record: --lookup, --where, --select or --drop, --set"));
+    CHECK(r.err.empty());
+}
+
 TEST_CASE("cli: --help exits 0 when nobody reads standard output", "[cli]") {
     auto r = run({"csv2kafka", "--help"}, {.close_stdout_at_start = true});
     CHECK(r.signal == 0);
@@ -167,7 +177,8 @@ TEST_CASE("cli: --help exits 0 when nobody reads standard output", "[cli]") {
 TEST_CASE("cli: an unknown flag exits 2 with a message naming the tool and the flag", "[cli]") {
     // kbatch-dump gets its required options, so that the unknown flag is what it complains about.
     for (std::vector<std::string> args : {std::vector<std::string>{"csv2kafka", "--no-such-flag"},
-                                          {"kbatch-dump", "-i", "kafka:t", "-o", ".", "-g", "g", "--no-such-flag"}}) {
+                                          {"kbatch-dump", "-i", "kafka:t", "-o", ".", "-g", "g", "--no-such-flag"},
+                                          {"kstream-filter", "--no-such-flag"}}) {
         const std::string tool = args.front();
         auto r = run(args);
         CHECK(r.exit_code == 2);
