@@ -118,6 +118,25 @@ wait "$producer"
 run kstream-filter -i "kafka:$zin" -g "z-$zin" -o "kafka:$zout" --instance-id same -e
 assert_eq "$(seq 1 3000)" "$(committed "$zout" | sed 's/{"id":\([0-9]*\)}/\1/' | sort -n)" "fenced: every record once"
 
+# A record that cannot be produced (here over a small message.max.bytes) is never lost: the
+# transaction aborts, is retried a few times, then the tool stops with exit 1 having committed
+# nothing; at least once, it stops before committing past it.
+large=$(new_topic flarge 1)
+(echo '{"n":1,"s":"short"}'; printf '{"n":2,"s":"%s"}\n' "$(head -c 600 /dev/zero | tr '\0' x)"; echo '{"n":3,"s":"short"}') |
+  kcat -P -b "$KAFKA_BROKERS" -t "$large" 2>/dev/null
+largeout=$(new_topic flargeout 1)
+run kstream-filter -i "kafka:$large" -g "large-$large" -o "kafka:$largeout" --set 'double=concat(s, s)' -X message.max.bytes=1000 -e
+assert_eq 1 "$RC" "too large: exit code"
+assert_contains "$ERR" "kstream-filter: transactions aborted 5 times in a row, the last one because 1 record(s) could not be produced: Broker: Message size too large" "too large: the reason"
+assert_eq "" "$(committed "$largeout")" "too large: nothing committed"
+run kstream-filter -i "kafka:$large" -g "large-$large" -o "kafka:$largeout" --set 'double=concat(s, s)' -e --stats
+assert_eq 3 "$(stat records_out "$ERR")" "too large: a run that can produce them starts from the beginning"
+run kstream-filter -i "kafka:$large" -g "large-alo-$large" -o "kafka:$largeout" --set 'double=concat(s, s)' -X message.max.bytes=1000 --guarantee at-least-once -e
+assert_eq 1 "$RC" "too large, at least once: exit code"
+assert_contains "$ERR" "1 of 3 messages not delivered: Broker: Message size too large" "too large, at least once: the reason"
+run kstream-filter -i "kafka:$large" -g "large-alo-$large" -o - -e
+assert_eq 3 "$(wc -l <<<"$OUT")" "too large, at least once: nothing was committed past it"
+
 # Exactly-once to another cluster is refused with a hint.
 run kstream-filter -i "kafka:$in" -g g -o "kafka://127.0.0.1:1/x"
 assert_eq 2 "$RC" "eos across clusters: exit code"

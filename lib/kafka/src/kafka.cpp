@@ -430,6 +430,7 @@ void producer::wait_for_room() {
 
 void producer::count_failure(rd_kafka_resp_err_t err) {
     ++produced_;
+    ++rejected_;
     failed_.fetch_add(1);
     std::lock_guard lock(error_mutex_);
     if (first_error_.empty())

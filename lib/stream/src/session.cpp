@@ -193,17 +193,16 @@ void session::commit_offsets(const std::vector<std::pair<partition_state*, std::
     for (const auto& [s, next] : offsets) rd_kafka_topic_partition_list_add(list.get(), s->topic.c_str(), s->partition)->offset = next;
     if (producer_) {
         const bool was_open = txn_open_;
-        if (!txn_open_) {
-            producer_->begin_transaction();
-            txn_open_ = true;
-        }
+        if (!txn_open_) begin_transaction();
         std::string why;
+        if (!produced_all(why)) return abort_and_rewind(why);
         const auto group = consumer_->group_metadata();
         if (!producer_->send_offsets(list.get(), group.get(), why) || !producer_->commit_transaction(why)) {
             abort_and_rewind(why);
             return;
         }
         txn_open_ = false;
+        consecutive_aborts_ = 0;
         if (was_open) ++transactions_;
     } else if (auto err = consumer_->commit(list.get()); !err.empty()) {
         // The output is durable; a restart reads these records again (at least once).
@@ -227,17 +226,42 @@ void session::commit_point() {
     if (producer_ && txn_open_ && offsets.empty()) {
         // Nothing consumed but output written (a tool's timer): commit it on its own.
         std::string why;
-        if (!producer_->commit_transaction(why)) abort_and_rewind(why);
-        else ++transactions_, txn_open_ = false;
+        if (!produced_all(why) || !producer_->commit_transaction(why)) {
+            abort_and_rewind(why);
+        } else {
+            ++transactions_;
+            txn_open_ = false;
+            consecutive_aborts_ = 0;
+        }
     } else {
         commit_offsets(offsets);
     }
     pending_ = false;
 }
 
+void session::begin_transaction() {
+    producer_->begin_transaction();
+    txn_open_ = true;
+    rejected_at_begin_ = producer_->rejected();
+}
+
+// A message librdkafka refused when it was handed over (too large for message.max.bytes, ...)
+// is not in the transaction: committing would lose its record.
+bool session::produced_all(std::string& why) {
+    const auto rejected = producer_->rejected() - rejected_at_begin_;
+    if (rejected == 0) return true;
+    why = fmt::format("{} record(s) could not be produced: {}", rejected, producer_->first_error());
+    return false;
+}
+
 void session::abort_and_rewind(const std::string& why) {
+    // The same records fail the same way again: after a few tries in a row it is not passing.
+    if (++consecutive_aborts_ > 5)
+        throw runtime_failure(fmt::format("transactions aborted {} times in a row, the last one because {}",
+                                          consecutive_aborts_ - 1, why));
     log::warn("transaction aborted ({}): reading again from the last commit", why);
     producer_->abort_transaction();
+    producer_->poll(0);  // the aborted messages' reports
     txn_open_ = false;
     pending_ = false;
     ++aborts_;
@@ -268,10 +292,7 @@ void session::handle(const record& r) {
         ++tombstones_;  // DESIGN.md: skipped and counted
     } else {
         ++records_in_;
-        if (producer_ && !txn_open_) {
-            producer_->begin_transaction();
-            txn_open_ = true;
-        }
+        if (producer_ && !txn_open_) begin_transaction();
         processor_->process(r);
     }
     if (r.from_kafka) {

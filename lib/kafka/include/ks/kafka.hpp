@@ -115,6 +115,8 @@ public:
     [[nodiscard]] bool transactional() const { return transactional_; }
 
     [[nodiscard]] std::uint64_t produced() const { return produced_; }
+    // Messages refused when they were handed over (too large, ...), a part of failed().
+    [[nodiscard]] std::uint64_t rejected() const { return rejected_; }
     [[nodiscard]] std::uint64_t delivered() const { return delivered_.load(); }
     [[nodiscard]] std::uint64_t failed() const { return failed_.load(); }
     [[nodiscard]] std::string first_error() const;
@@ -162,7 +164,7 @@ private:
     std::uint64_t budget_bytes_ = 0;       // queue.buffering.max.kbytes, for all lanes together
     std::uint64_t outstanding_bytes_ = 0;  // queued, not yet reported (payloads and keys)
     std::int32_t (*partition_key_)(const rd_kafka_topic_t*, const void*, size_t, std::int32_t, void*, void*) = nullptr;
-    std::uint64_t produced_ = 0;
+    std::uint64_t produced_ = 0, rejected_ = 0;
     std::atomic<std::uint64_t> delivered_{0};
     std::atomic<std::uint64_t> failed_{0};
     mutable std::mutex error_mutex_;

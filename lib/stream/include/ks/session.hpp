@@ -141,7 +141,8 @@ private:
     void on_revoke(const rd_kafka_topic_partition_list_t* parts, bool lost);
     void handle(const record& r);
     void commit_point();  // makes output durable and commits what was processed
-    void commit_transaction();
+    void begin_transaction();
+    bool produced_all(std::string& why);
     void abort_and_rewind(const std::string& why);
     void flush_sinks();
     void commit_offsets(const std::vector<std::pair<partition_state*, std::int64_t>>& offsets);
@@ -168,6 +169,8 @@ private:
     std::chrono::steady_clock::time_point pending_since_{};
     std::exception_ptr callback_error_;
     std::uint64_t records_in_ = 0, tombstones_ = 0, transactions_ = 0, aborts_ = 0;
+    std::uint64_t rejected_at_begin_ = 0;  // producer::rejected() when the transaction began
+    int consecutive_aborts_ = 0;
 };
 
 }  // namespace ks
