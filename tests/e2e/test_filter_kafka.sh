@@ -137,6 +137,16 @@ assert_contains "$ERR" "1 of 3 messages not delivered: Broker: Message size too 
 run kstream-filter -i "kafka:$large" -g "large-alo-$large" -o - -e
 assert_eq 3 "$(wc -l <<<"$OUT")" "too large, at least once: nothing was committed past it"
 
+# A missing topic, in or out, is exit 1 naming it (the group is not joined).
+run kstream-filter -i "kafka:$in" -g "missing-$in" -o kafka:no-such-topic
+assert_eq 1 "$RC" "missing output topic: exit code"
+assert_contains "$ERR" "kstream-filter: topic 'no-such-topic' does not exist" "missing output topic: message"
+run kstream-filter -i kafka:no-such-topic -g "missing-$in" -o "kafka:$out"
+assert_eq 1 "$RC" "missing input topic: exit code"
+run kstream-filter -i "kafka:$in" -g "unreachable" -o "kafka:$out" -b 127.0.0.1:1 --timeout 2
+assert_eq 1 "$RC" "unreachable broker: exit code"
+assert_contains "$ERR" "kstream-filter: cannot reach Kafka at 127.0.0.1:1 for 2 s" "unreachable broker: message"
+
 # Exactly-once to another cluster is refused with a hint.
 run kstream-filter -i "kafka:$in" -g g -o "kafka://127.0.0.1:1/x"
 assert_eq 2 "$RC" "eos across clusters: exit code"

@@ -90,6 +90,7 @@ void session::guarded(F&& f) {
 session::session(const common_options& options, session_options so) : options_(options), so_(std::move(so)) {
     check_session(options_, so_);
     const bool transactional = wants_transactions(so_);
+    check_inputs(so_.inputs, options_);
     kafka_source_settings ks;
     ks.defaults = so_.consumer_defaults;
     if (transactional) {
@@ -116,8 +117,7 @@ session::session(const common_options& options, session_options so) : options_(o
         log::info("transactional.id {}, group.instance.id {}", transactional_id_, instance_id_);
         producer_->init_transactions();
     }
-    source_ = open_source(so_.inputs, options_, std::move(ks));
-    consumer_ = source_->kafka();
+    source_settings_ = std::move(ks);
 }
 
 session::~session() {
@@ -346,6 +346,11 @@ void session::finish(bool commit) {
 void session::run(processor& p) {
     processor_ = &p;
     try {
+        // The consumer joins last, once every output is open: a missing output topic fails
+        // before the group is joined (librdkafka 2.0.2 also asserts when a consumer that
+        // subscribed is destroyed before it polled).
+        source_ = open_source(so_.inputs, options_, std::move(source_settings_));
+        consumer_ = source_->kafka();
         const unsigned threads = threads_ ? threads_ : std::max(1u, std::thread::hardware_concurrency());
         if (!consumer_ && threads > 1) parallel_loop();
         else loop();

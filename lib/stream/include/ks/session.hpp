@@ -96,8 +96,9 @@ void check_session(const common_options& options, const session_options& so);
 
 class session {
 public:
-    // Opens the source; for a transactional session, also its producer (init_transactions fences
-    // a previous instance with the same transactional.id).
+    // Checks the inputs; for a transactional session, opens its producer (init_transactions fences
+    // a previous instance with the same transactional.id). The source opens when run() starts,
+    // after the tool has opened its outputs.
     session(const common_options& options, session_options so);
     ~session();
     session(const session&) = delete;
@@ -155,7 +156,8 @@ private:
 
     const common_options& options_;
     session_options so_;
-    std::unique_ptr<source> source_;
+    kafka_source_settings source_settings_;
+    std::unique_ptr<source> source_;  // opened by run()
     consumer* consumer_ = nullptr;
     std::unique_ptr<producer> producer_;  // transactional sessions
     std::string instance_id_, transactional_id_;
