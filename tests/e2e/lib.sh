@@ -47,6 +47,35 @@ assert_between() {  # low high value message (numbers, may be fractional)
   if awk -v lo="$1" -v hi="$2" -v v="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; then ok; else fail "$4: $3 not in [$1, $2]"; fi
 }
 
+assert_at_least() {  # low value message (numbers, may be fractional)
+  if awk -v lo="$1" -v v="$2" 'BEGIN { exit !(v >= lo) }'; then ok; else fail "$3: $2 < $1"; fi
+}
+
+assert_matches() {  # text extended-regex message
+  if [[ $1 =~ $2 ]]; then ok; else fail "$3: [$(cat -v <<<"$1")] does not match /$2/"; fi
+}
+
+# Waits for a state instead of sleeping a fixed time and hoping: runs COMMAND every 0.1 s until it
+# succeeds, for at most SECONDS. The caps are generous: on a busy machine things come late, and a
+# cap only bounds how long a real failure takes to show.
+wait_for() {  # seconds command...
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+assert_eventually() {  # seconds message command...: the state COMMAND checks comes, in time
+  local seconds=$1 message=$2
+  shift 2
+  if wait_for "$seconds" "$@"; then ok; else fail "$message: not within $seconds s"; fi
+}
+
+# True while process PID runs (bash reaps its children as they end, so an ended one is gone).
+running() { kill -0 "$1" 2>/dev/null; }
+
 # CSV batch files in DIR hold the rows of INPUT: each file starts with INPUT's header, and their
 # rows together are INPUT's rows (in any order: partitions interleave).
 assert_csv_batches_hold() {  # input.csv dir message
@@ -69,8 +98,10 @@ run() {
   ERR=$(cat "$SCRATCH/.err")
 }
 
-# Seconds since the epoch with milliseconds.
+# Seconds since the epoch with milliseconds (truncated), and the same in whole milliseconds, as
+# the broker's message timestamps are.
 now() { date +%s.%N | cut -c1-14; }
+now_ms() { date +%s%3N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 # A JSON field of the --stats line in a stderr capture: stat NAME "$ERR"
