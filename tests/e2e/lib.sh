@@ -110,6 +110,17 @@ stat() { grep -o "\"$1\":[0-9.]*" <<<"$2" | tail -1 | cut -d: -f2; }
 # Every line of the topic (values only) via kcat, for checks independent of our consumer.
 topic_values() { kcat -C -b "$KAFKA_BROKERS" -t "$1" -e -q -o beginning -f '%s\n' 2>/dev/null; }
 
+# The topic as a read_committed reader sees it: committed TOPIC [kcat options, e.g. -f FORMAT].
+committed() { kcat -C -b "$KAFKA_BROKERS" -t "$1" -e -q -o beginning -X isolation.level=read_committed "${@:2}" 2>/dev/null; }
+
+# A transaction is visible to read_committed readers once the broker has written its commit
+# markers, which it does after the producer's commit has returned: a reader started right after a
+# transactional tool exits may still find the last transaction open, and stop before it (a busy
+# broker writes the markers later). Waits until TOPIC shows at least COUNT committed messages, for
+# at most 30 s; the exact checks come after.
+committed_at_least() { [[ $(committed "$1" | wc -l) -ge $2 ]]; }
+await_committed() { wait_for 30 committed_at_least "$1" "$2" || true; }  # topic count
+
 # Ends the test: the closing line CTest and CI read.
 finish() {
   echo "$TEST_NAME: $CHECKS passed, $FAILURES failed"

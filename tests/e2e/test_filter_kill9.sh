@@ -49,8 +49,8 @@ echo "final run: $took s, $(stat records_in "$ERR") records"
 # group would hold them for the session timeout (60 s) first; half of that is a generous bound
 # for the drain itself.
 assert_between 0 30 "$took" "the last restart did not wait for the dead process's session to expire"
-kcat -C -b "$KAFKA_BROKERS" -t "$out" -e -q -o beginning -X isolation.level=read_committed 2>/dev/null |
-  sed 's/{"id":\([0-9]*\),.*/\1/' | sort -n > "$SCRATCH/ids"
+await_committed "$out" "$total"
+committed "$out" | sed 's/{"id":\([0-9]*\),.*/\1/' | sort -n > "$SCRATCH/ids"
 seq 1 $total > "$SCRATCH/expected"
 assert_files_equal "$SCRATCH/expected" "$SCRATCH/ids" "every record exactly once after 10 kill -9 and restarts"
 assert_eq 10 "$(grep -c '^kstream-filter: transactional.id ' "$SCRATCH/kills.err")" "every killed run started"
