@@ -5,7 +5,8 @@ source "$(dirname "$0")/lib.sh"
 
 printf 'a\n1\n2\n' > "$SCRATCH/in.csv"
 
-# Broker unreachable: exit 1 within the timeout, naming the brokers.
+# Broker unreachable: exit 1 once the timeout has passed, naming the brokers. Not before the 3 s;
+# after them, a generous 10 s for a busy machine to end the process (the bound catches a hang).
 for tool in csv2kafka kbatch-dump; do
   mkdir -p "$SCRATCH/out"
   start=$(now)
@@ -17,7 +18,7 @@ for tool in csv2kafka kbatch-dump; do
   assert_eq 1 "$RC" "$tool unreachable: exit code"
   assert_contains "$ERR" "$tool: cannot reach Kafka at 127.0.0.1:1 within 3 s" "$tool unreachable: message"
   assert_eq 1 "$(grep -c . <<<"$ERR")" "$tool unreachable: one line"
-  assert_between 2.5 8 "$(elapsed "$start")" "$tool unreachable: seconds until exit"
+  assert_between 2.5 13 "$(elapsed "$start")" "$tool unreachable: seconds until exit"
 done
 
 # A topic that does not exist (automatic creation is off): exit 1 at once with the fix.

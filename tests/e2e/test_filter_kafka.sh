@@ -4,8 +4,6 @@
 # group, dead letters in the transaction, tombstones, and the at-least-once and stdout outputs.
 source "$(dirname "$0")/lib.sh"
 
-committed() { kcat -C -b "$KAFKA_BROKERS" -t "$1" -e -q -o beginning -X isolation.level=read_committed "${@:2}" 2>/dev/null; }
-
 # Input: keyed records with a header, one tombstone.
 in=$(new_topic fin 3)
 for i in $(seq 1 30); do echo "k$i:{\"n\":$i,\"even\":$(( i % 2 == 0 ? 1 : 0 ))}"; done |
@@ -19,6 +17,7 @@ assert_eq 0 "$RC" "eos: exit code ($ERR)"
 assert_eq 15 "$(stat records_out "$ERR")" "eos: records out"
 assert_eq 1 "$(stat tombstones "$ERR")" "eos: the tombstone is skipped and counted"
 expected=$(for i in $(seq 2 2 30); do echo "k$i|origin=test|{\"n\":$i,\"even\":1}"; done | sort)
+await_committed "$out" 15
 assert_eq "$expected" "$(committed "$out" -f '%k|%h|%s\n' | sort)" "eos: keys, headers and values as a read_committed reader sees them"
 assert_eq "$(committed "$in" -f '%k %T\n' | awk '{ n = substr($1, 2) } n > 0 && n % 2 == 0' | sort)" \
   "$(committed "$out" -f '%k %T\n' | sort)" "eos: message timestamps kept"
@@ -38,6 +37,7 @@ assert_eq 0 "$(stat records_in "$ERR")" "no match: the offsets were committed"
 rekeyed=$(new_topic frekey 3)
 run kstream-filter -i "kafka:$in" -g "rekey-$in" -o "kafka:$rekeyed" --key 'concat("n-", n % 3)' --set 'm=n % 3' -e
 assert_eq 0 "$RC" "key: exit code ($ERR)"
+await_committed "$rekeyed" 30
 assert_eq "" "$(committed "$rekeyed" -f '%k %s\n' | awk '{ split($2, a, "\"m\":"); sub("}", "", a[2]); if ($1 != "n-" a[2]) print }')" \
   "key: every key is the computed one"
 assert_eq 30 "$(committed "$rekeyed" | wc -l)" "key: every record"
@@ -56,6 +56,7 @@ assert_eq "0 0" "$rc1 $rc2" "two members: both exit 0 ($(cat "$SCRATCH/one.err" 
 in1=$(stat records_in "$(cat "$SCRATCH/one.err")")
 in2=$(stat records_in "$(cat "$SCRATCH/two.err")")
 assert_eq 20000 "$((in1 + in2))" "two members: every record read once between them ($in1 + $in2)"
+await_committed "$both" 10000
 assert_eq "$(seq 2 2 20000)" "$(committed "$both" | sed 's/{"id":\([0-9]*\),.*/\1/' | sort -n)" "two members: the output has each match once"
 
 # Dead letters to a topic go in the same transaction as the output.
@@ -65,6 +66,8 @@ good=$(new_topic fgood 1)
 dlq=$(new_topic fdlq 1)
 run kstream-filter -i "kafka:$mixed" -g "dl-$mixed" -o "kafka:$good" --where 'v > 0' -e --on-error dead-letter --dead-letter "kafka:$dlq"
 assert_eq 0 "$RC" "dead letters: exit code ($ERR)"
+await_committed "$good" 2
+await_committed "$dlq" 2
 assert_eq "$(printf '%s\n' '{"v":1}' '{"v":4}')" "$(committed "$good")" "dead letters: the good records"
 # (simdjson's wording for text that is not JSON depends on what follows it in memory: not checked)
 assert_eq "$(printf '%s\n' \
@@ -77,6 +80,7 @@ failout=$(new_topic ffail 1)
 run kstream-filter -i "kafka:$mixed" -g "fail-$mixed" -o "kafka:$failout" -e
 assert_eq 65 "$RC" "fail: exit code"
 assert_contains "$ERR" "kstream-filter: $mixed [0] at offset 1: invalid JSON" "fail: names topic, partition and offset"
+await_committed "$failout" 1
 assert_eq '{"v":1}' "$(committed "$failout")" "fail: the record before is committed"
 run kstream-filter -i "kafka:$mixed" -g "fail-$mixed" -o "kafka:$failout" -e
 assert_eq 65 "$RC" "fail: a restart stops at the same record"

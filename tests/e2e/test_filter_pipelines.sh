@@ -3,7 +3,6 @@
 # exactly against an independent computation (jq, or python3 from the raw input messages).
 source "$(dirname "$0")/lib.sh"
 S=$KS_ROOT/scripts
-committed() { kcat -C -b "$KAFKA_BROKERS" -t "$1" -e -q -o beginning -X isolation.level=read_committed "${@:2}" 2>/dev/null; }
 
 # traffic-filter: the busy records of the traffic stream, on the topic and on the terminal.
 topic=traffic-$RANDOM$RANDOM
@@ -12,6 +11,7 @@ csv2kafka "$KS_ROOT/datasets/traffic.csv" -o "kafka:$topic" --key Date -q
 run "$S/traffic-filter" --in "$topic" --out "$topic-busy" --group "tf-$topic" --drain
 assert_eq 0 "$RC" "traffic-filter: exit code ($ERR)"
 csv2kafka "$KS_ROOT/datasets/traffic.csv" | jq -c 'select(.Total > 50)' | sort > "$SCRATCH/busy.expected"
+await_committed "$topic-busy" "$(wc -l < "$SCRATCH/busy.expected")"
 committed "$topic-busy" | sort > "$SCRATCH/busy.topic"
 assert_files_equal "$SCRATCH/busy.expected" "$SCRATCH/busy.topic" "traffic-filter: the topic holds every record with Total > 50, once"
 sort <<<"$OUT" > "$SCRATCH/busy.terminal"
@@ -23,6 +23,7 @@ assert_eq "" "$(committed "$topic-busy" -f '%k\t%s\n' | awk -F'\t' '{ if (index(
 in=weather-$RANDOM$RANDOM
 run "$S/weather-enrich" --in "$in" --out "$in-final" --group "we-$in" --samples --drain
 assert_eq 0 "$RC" "weather-enrich: exit code ($ERR)"
+await_committed "$in-final" 15
 committed "$in" -f '%k\t%T\t%s\n' > "$SCRATCH/weather.in"
 committed "$in-final" -f '%k\t%s\n' > "$SCRATCH/weather.out"
 assert_eq 15 "$(wc -l < "$SCRATCH/weather.out")" "weather-enrich: one record per response"
@@ -55,6 +56,7 @@ assert_contains "$(cat "$SCRATCH/weather.out")" '"city":"London","pays":"GB","lo
 in=velib-$RANDOM$RANDOM
 run "$S/velib-enrich" --in "$in" --out "$in-enriched" --group "ve-$in" --samples --drain
 assert_eq 0 "$RC" "velib-enrich: exit code ($ERR)"
+await_committed "$in-enriched" 30
 committed "$in-enriched" -f '%k\t%s\n' > "$SCRATCH/velib.out"
 python3 - "$KS_ROOT/datasets/velib/station_status.jsonl" "$KS_ROOT/datasets/velib/stations_information.csv" \
   "$SCRATCH/velib.out" > "$SCRATCH/velib.check" <<'PY'
