@@ -100,7 +100,7 @@ TEST_CASE("sleep_until: returns false when --duration (the stop flag) comes firs
     const auto again = ks::steady::now();
     ks::signals::stop_after(0.05);
     CHECK_FALSE(ks::sleep_until(again + std::chrono::seconds(10)));
-    CHECK(seconds_since(again) < 1.0);
+    CHECK(seconds_since(again) < 5.0);  // not the 10 s asked for
     ks::signals::stop_after(0);  // no deadline again
     CHECK_FALSE(ks::signals::stop_requested());
 }
@@ -113,7 +113,7 @@ TEST_CASE("rate_limiter: 200 records at 1000/s take about 0.2 s", "[pacing]") {
     CHECK(released == 200);
     const double took = seconds_since(start);
     CHECK(took >= 0.15);
-    CHECK(took <= 1.0);
+    CHECK(took <= 5.0);  // a busy machine may be slow; a wrong rate would not be this close
 }
 
 TEST_CASE("rate_limiter: rate 0 does not wait and --duration stops it", "[pacing]") {
@@ -122,14 +122,14 @@ TEST_CASE("rate_limiter: rate 0 does not wait and --duration stops it", "[pacing
     int released = 0;
     for (int i = 0; i < 100000; ++i) released += unlimited.wait() ? 1 : 0;
     CHECK(released == 100000);
-    CHECK(seconds_since(start) < 0.5);
+    CHECK(seconds_since(start) < 5.0);
 
-    ks::rate_limiter slow(1);  // the second record is due 1 s after the first
+    ks::rate_limiter slow(0.1);  // the second record is due 10 s after the first
     ks::signals::stop_after(0.05);
     CHECK(slow.wait());
     const auto second = ks::steady::now();
     CHECK_FALSE(slow.wait());
-    CHECK(seconds_since(second) < 0.5);
+    CHECK(seconds_since(second) < 5.0);
     ks::signals::stop_after(0);
 }
 
@@ -142,19 +142,19 @@ TEST_CASE("replay_clock: a time of day that goes past midnight rolls over to the
     REQUIRE(replay.wait(clock_time("12:00:00 AM")));
     const double took = seconds_since(start);
     CHECK(took >= 0.8);
-    CHECK(took < 2.0);
+    CHECK(took < 20.0);  // a day off would be 85 s
 }
 
 TEST_CASE("replay_clock: rows are spaced by their time difference divided by the speed", "[pacing]") {
     ks::replay_clock replay(100);
     const auto start = ks::steady::now();
     REQUIRE(replay.wait(*ks::parse_event_time("1700000000")));
-    CHECK(seconds_since(start) < 0.05);  // the first row anchors the clock: no wait
+    CHECK(seconds_since(start) < 5.0);  // the first row anchors the clock (unanchored, it would wait for years)
     REQUIRE(replay.wait(*ks::parse_event_time("1700000010")));
     REQUIRE(replay.wait(*ks::parse_event_time("1700000005")));  // earlier row: at once
     const double took = seconds_since(start);
     CHECK(took >= 0.09);
-    CHECK(took < 0.5);
+    CHECK(took < 5.0);  // at speed 1 it would be 10 s
 }
 
 TEST_CASE("replay_clock: --duration stops a long wait", "[pacing]") {
@@ -163,7 +163,7 @@ TEST_CASE("replay_clock: --duration stops a long wait", "[pacing]") {
     REQUIRE(replay.wait(*ks::parse_event_time("1700000000")));
     const auto start = ks::steady::now();
     CHECK_FALSE(replay.wait(*ks::parse_event_time("1700003600")));
-    CHECK(seconds_since(start) < 0.5);
+    CHECK(seconds_since(start) < 5.0);  // not the hour asked for
     ks::signals::stop_after(0);
 }
 

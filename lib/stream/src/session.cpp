@@ -156,6 +156,7 @@ session::partition_state& session::slot(std::string_view topic, std::int32_t par
 }
 
 void session::on_assign(rd_kafka_topic_partition_list_t* parts) {
+    assigned_at_ = clock::now();  // --idle-timeout counts from here: joining the group is not idling
     for (int i = 0; i < parts->cnt; ++i) slot(parts->elems[i].topic, parts->elems[i].partition) = {parts->elems[i].topic, parts->elems[i].partition};
     if (processor_) processor_->assigned(parts);
 }
@@ -398,6 +399,7 @@ void session::loop() {
             seen_at_last_look = records_in_ + tombstones_;
             last_record = now;
         }
+        last_record = std::max(last_record, assigned_at_);
         if (got == source::status::idle || now - last_tick >= std::chrono::milliseconds(100)) {
             last_tick = now;
             p.tick();

@@ -168,7 +168,7 @@ private:
     std::vector<partition_state> partitions_;
     size_t last_slot_ = 0;
     bool txn_open_ = false, pending_ = false, closing_ = false, closed_cleanly_ = false;
-    std::chrono::steady_clock::time_point pending_since_{};
+    std::chrono::steady_clock::time_point pending_since_{}, assigned_at_{};
     std::exception_ptr callback_error_;
     std::uint64_t records_in_ = 0, tombstones_ = 0, transactions_ = 0, aborts_ = 0;
     std::uint64_t rejected_at_begin_ = 0;  // producer::rejected() when the transaction began
