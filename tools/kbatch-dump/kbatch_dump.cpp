@@ -443,7 +443,6 @@ int run(options& o) {
     const io_spec input = parse_spec(o.input);
     batch_directory dir(o.dir, input.topic);  // before any broker: a bad directory fails at once
     session_options so;
-    so.tool = "kbatch-dump";
     so.inputs = {input};
     if (o.common.on_error == on_error_mode::dead_letter) so.outputs = {parse_spec(o.common.dead_letter)};
     so.delivery = guarantee::at_least_once;  // files: each record in exactly one file by their names

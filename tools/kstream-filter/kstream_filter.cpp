@@ -159,6 +159,18 @@ std::pair<std::string, std::string> split_named(std::string_view item, std::stri
 
 namespace {
 
+session_options session_of(const options& o, const plan& p) {
+    session_options so;
+    so.inputs = p.inputs;
+    so.outputs = {p.output};
+    if (o.common.on_error == on_error_mode::dead_letter) so.outputs.push_back(parse_spec(o.common.dead_letter));
+    so.delivery = o.guarantee == "at-least-once" ? guarantee::at_least_once : guarantee::exactly_once;
+    so.commit_interval_ms = o.commit_interval_ms;
+    so.idle_timeout_s = o.idle_timeout;
+    so.instance_id = o.instance_id;
+    return so;
+}
+
 expr::program compile(std::string_view text, std::string_view option) {
     try {
         return expr::program::compile(text);
@@ -201,12 +213,7 @@ plan setup(options& o) {
     }
     for (const auto& d : o.drop)
         if (!d.empty()) p.drop.push_back(d);
-    session_options so;
-    so.inputs = p.inputs;
-    so.outputs = {p.output};
-    if (o.common.on_error == on_error_mode::dead_letter) so.outputs.push_back(parse_spec(o.common.dead_letter));
-    so.delivery = o.guarantee == "at-least-once" ? guarantee::at_least_once : guarantee::exactly_once;
-    check_session(o.common, so);
+    check_session(o.common, session_of(o, p));
     return p;
 }
 
@@ -528,16 +535,7 @@ private:
 int run(options& o, plan& p) {
     std::unique_ptr<lookup_table> table;
     if (!o.lookup.empty()) table = std::make_unique<lookup_table>(o.lookup, p.join_column);
-    session_options so;
-    so.tool = "kstream-filter";
-    so.inputs = p.inputs;
-    so.outputs = {p.output};
-    if (o.common.on_error == on_error_mode::dead_letter) so.outputs.push_back(parse_spec(o.common.dead_letter));
-    so.delivery = o.guarantee == "at-least-once" ? guarantee::at_least_once : guarantee::exactly_once;
-    so.commit_interval_ms = o.commit_interval_ms;
-    so.idle_timeout_s = o.idle_timeout;
-    so.instance_id = o.instance_id;
-    session s(o.common, so);
+    session s(o.common, session_of(o, p));
     auto out = s.open_sink(p.output);
     error_policy errors(o.common, "kstream-filter", s.sink_opener());
     filter f(p, o, table.get(), *out, errors);

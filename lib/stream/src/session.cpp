@@ -90,7 +90,6 @@ void session::guarded(F&& f) {
 session::session(const common_options& options, session_options so) : options_(options), so_(std::move(so)) {
     check_session(options_, so_);
     const bool transactional = wants_transactions(so_);
-    check_inputs(so_.inputs, options_);
     kafka_source_settings ks;
     ks.defaults = so_.consumer_defaults;
     if (transactional) {

@@ -80,7 +80,6 @@ public:
 };
 
 struct session_options {
-    std::string tool;
     std::vector<io_spec> inputs;
     std::vector<io_spec> outputs;  // every output the tool may write (dead letters included)
     guarantee delivery = guarantee::exactly_once;
