@@ -80,7 +80,7 @@ TEST_CASE("lookup_table: a missing file or column, a bad row, an empty table are
 }
 
 TEST_CASE("split_named: NAME=EXPR, or a field path named by its last step", "[filter]") {
-    using ks::kstream_filter::split_named;
+    using ks::expr::split_named;
     using pair = std::pair<std::string, std::string>;
     CHECK(split_named("t=main.temp * 2", "--set") == pair{"t", "main.temp * 2"});
     CHECK(split_named("t = 1", "--set") == pair{"t", "1"});
@@ -92,7 +92,7 @@ TEST_CASE("split_named: NAME=EXPR, or a field path named by its last step", "[fi
 }
 
 TEST_CASE("split_named: an expression without a name, and a wrong one, are usage errors", "[filter]") {
-    using ks::kstream_filter::split_named;
+    using ks::expr::split_named;
     CHECK_THROWS_WITH(split_named("a + 1", "--select"), "--select: 'a + 1' needs a name: write NAME=EXPR");
     CHECK_THROWS_WITH(split_named("x=", "--set"), "--set: 'x=' has no expression after '='");
     CHECK_THROWS_WITH(split_named("", "--select"), "--select: an empty item");

@@ -126,7 +126,7 @@ TEST_CASE("setup: kstream-filter's record options", "[setup]") {
 }
 
 TEST_CASE("split_list: commas inside brackets, calls and strings do not split", "[setup]") {
-    using ks::kstream_filter::split_list;
+    using ks::expr::split_list;
     CHECK(split_list("a, b=c") == std::vector<std::string>{"a", "b=c"});
     CHECK(split_list("x=concat(a, ',', b), y=[1, 2], `p, q`") ==
           std::vector<std::string>{"x=concat(a, ',', b)", "y=[1, 2]", "`p, q`"});

@@ -49,10 +49,4 @@ void declare(CLI::App& app, options& o);
 plan setup(options& o);
 int run(options& o, plan& p);
 
-// "a=x+1, b, `c d`=upper(e)" -> items; commas inside brackets, parentheses and quotes do not split.
-std::vector<std::string> split_list(std::string_view text);
-// "name=EXPR" -> name and EXPR; a bare field path names itself by its last step ("main.temp" ->
-// "temp"). Throws usage_error naming `option` when an expression has no name.
-std::pair<std::string, std::string> split_named(std::string_view item, std::string_view option);
-
 }  // namespace ks::kstream_filter

@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -183,6 +184,23 @@ int run_tool(CLI::App& app, int argc, char** argv, common_options& options, cons
         log::error("{}", e.what());
         return close_stdout(exit_runtime);
     }
+}
+
+std::int64_t parse_duration_ms(std::string_view text, std::string_view option) {
+    std::string t(text);
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    const std::string_view unit(end);
+    double scale = 0;
+    if (unit.empty() || unit == "s") scale = 1000;
+    else if (unit == "ms") scale = 1;
+    else if (unit == "m" || unit == "min") scale = 60'000;
+    else if (unit == "h") scale = 3'600'000;
+    else if (unit == "d") scale = 86'400'000;
+    const double ms = v * scale;
+    if (end == t.c_str() || scale == 0 || !std::isfinite(ms) || ms < 1 || ms > 1e15)
+        throw usage_error(fmt::format("{}: '{}' is not a duration (examples: 500ms, 30s, 5m, 2h, 1d)", option, text));
+    return static_cast<std::int64_t>(std::llround(ms));
 }
 
 }  // namespace ks

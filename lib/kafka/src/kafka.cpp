@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <set>
 #include <cstring>
 #include <thread>
 
@@ -875,6 +876,120 @@ void consumer::close() {
     if (closed_) return;
     closed_ = true;
     if (auto err = rd_kafka_consumer_close(rk_)) log::warn("closing consumer: {}", rd_kafka_err2str(err));
+}
+
+
+
+// ---------------------------------------------------------------------------------------------
+// topics: partition counts, creation, reading partitions to their end
+
+namespace {
+
+struct plain_handle {
+    client_state state;
+    handle_opaque opaque{&state, nullptr};
+    rd_kafka_t* rk = nullptr;
+    plain_handle(const kafka_settings& s, rd_kafka_type_t type, const property_list& defaults) {
+        rk = new_handle(type, build_conf(s, defaults, {}, &opaque, false));
+    }
+    ~plain_handle() {
+        if (rk) rd_kafka_destroy(rk);
+    }
+    plain_handle(const plain_handle&) = delete;
+    plain_handle& operator=(const plain_handle&) = delete;
+};
+
+}  // namespace
+
+int topic_partitions(const kafka_settings& settings, const std::string& topic) {
+    plain_handle h(settings, RD_KAFKA_PRODUCER, {});
+    return wait_for_topic(h.rk, h.state, settings, topic);
+}
+
+int ensure_topic(const kafka_settings& settings, const std::string& topic, int partitions, const property_list& configs) {
+    plain_handle h(settings, RD_KAFKA_PRODUCER, {});
+    try {
+        return wait_for_topic(h.rk, h.state, settings, topic);
+    } catch (const runtime_failure& e) {
+        if (std::string_view(e.what()).find("does not exist") == std::string_view::npos) throw;
+    }
+    // Replication: as many copies as there are brokers, up to 3.
+    const rd_kafka_metadata_t* md = nullptr;
+    int brokers = 1;
+    if (rd_kafka_metadata(h.rk, 0, nullptr, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        brokers = std::max(1, md->broker_cnt);
+        rd_kafka_metadata_destroy(md);
+    }
+    char errstr[512];
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, std::min(brokers, 3), errstr, sizeof errstr);
+    if (!nt) throw usage_error(fmt::format("topic {}: {}", topic, errstr));
+    for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+    rd_kafka_queue_t* q = rd_kafka_queue_new(h.rk);
+    rd_kafka_CreateTopics(h.rk, &nt, 1, nullptr, q);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, static_cast<int>(settings.timeout_s * 1000) + 5000);
+    std::string failure;
+    if (!ev) {
+        failure = "no answer";
+    } else if (rd_kafka_event_error(ev)) {
+        failure = rd_kafka_event_error_string(ev);
+    } else if (const auto* res = rd_kafka_event_CreateTopics_result(ev)) {
+        size_t n = 0;
+        const auto** topics = rd_kafka_CreateTopics_result_topics(res, &n);
+        for (size_t i = 0; i < n; ++i) {
+            const auto err = rd_kafka_topic_result_error(topics[i]);
+            if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                const char* msg = rd_kafka_topic_result_error_string(topics[i]);
+                failure = msg ? msg : rd_kafka_err2str(err);
+            }
+        }
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    if (!failure.empty()) throw runtime_failure(fmt::format("cannot create topic {}: {}", topic, failure));
+    log::info("created topic {} ({} partitions)", topic, partitions);
+    return wait_for_topic(h.rk, h.state, settings, topic);
+}
+
+void read_partitions(const kafka_settings& settings, const std::string& topic, const std::vector<std::int32_t>& partitions,
+                     const std::function<void(const rd_kafka_message_t*)>& f) {
+    if (partitions.empty()) return;
+    plain_handle h(settings, RD_KAFKA_CONSUMER,
+                   {{"group.id", "kstream-restore"},  // required by the API; nothing is committed
+                    {"enable.auto.commit", "false"},
+                    {"enable.partition.eof", "true"},
+                    {"isolation.level", "read_committed"},
+                    {"fetch.wait.max.ms", "10"}});
+    rd_kafka_poll_set_consumer(h.rk);
+    partition_list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+    std::set<std::int32_t> open;
+    for (auto p : partitions) {
+        std::int64_t low = 0, high = 0;
+        const auto err = rd_kafka_query_watermark_offsets(h.rk, topic.c_str(), p, &low, &high,
+                                                          static_cast<int>(settings.timeout_s * 1000));
+        if (err) throw runtime_failure(fmt::format("{} [{}]: {}", topic, p, rd_kafka_err2str(err)));
+        if (high <= low) continue;  // empty
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        open.insert(p);
+    }
+    if (open.empty()) return;
+    if (auto err = rd_kafka_assign(h.rk, list.get())) throw runtime_failure(fmt::format("assign {}: {}", topic, rd_kafka_err2str(err)));
+    while (!open.empty()) {
+        if (signals::abort_requested()) throw error(exit_ok, "interrupted while reading " + topic);
+        h.state.check(h.rk, settings.timeout_s, settings.brokers);
+        message_ptr m(rd_kafka_consumer_poll(h.rk, 200));
+        if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            open.erase(m->partition);
+            continue;
+        }
+        if (m->err) {
+            h.state.on_error(h.rk, m->err, rd_kafka_message_errstr(m.get()));
+            continue;
+        }
+        f(m.get());
+    }
+    rd_kafka_assign(h.rk, nullptr);
 }
 
 }  // namespace ks

@@ -213,11 +213,21 @@ void session::commit_offsets(const std::vector<std::pair<partition_state*, std::
     log::debug("committed {} partition(s)", offsets.size());
 }
 
+void session::begin_output() {
+    if (producer_ && !txn_open_) begin_transaction();
+    if (!pending_) {
+        pending_ = true;
+        pending_since_ = clock::now();
+    }
+}
+
 void session::commit_point() {
+    const auto aborts_before = aborts_;
     if (processor_) processor_->flush();
     flush_sinks();  // files and acknowledged messages; a transaction's topics commit below
     if (!consumer_) {
         pending_ = false;
+        if (processor_) processor_->committed();
         return;
     }
     std::vector<std::pair<partition_state*, std::int64_t>> offsets;
@@ -237,6 +247,7 @@ void session::commit_point() {
         commit_offsets(offsets);
     }
     pending_ = false;
+    if (processor_ && aborts_ == aborts_before) processor_->committed();
 }
 
 void session::begin_transaction() {
@@ -369,6 +380,13 @@ void session::run(processor& p) {
         log::warn("second signal: not committing what was read since the last commit");
         finish(false);
     } else {
+        try {
+            if (producer_ && !txn_open_) begin_transaction();
+            p.finishing();
+        } catch (...) {
+            finish(false);
+            throw;
+        }
         finish(true);
     }
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ks {
@@ -73,6 +74,10 @@ void parse_args(CLI::App& app, std::vector<std::string> args, common_options& op
 // The tool name prefixes every error line.
 int run_tool(CLI::App& app, int argc, char** argv, common_options& options,
              const std::function<int()>& run);
+
+// "500ms", "30s", "5m", "2h", "1d", or a bare number of seconds -> milliseconds (> 0). Throws
+// usage_error naming `option` (a negative, zero, non-finite or unknown-unit duration).
+std::int64_t parse_duration_ms(std::string_view text, std::string_view option);
 
 // Footer shared by every --help: the exit codes.
 extern const char* const exit_codes_help;

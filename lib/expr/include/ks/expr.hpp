@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ks::expr {
@@ -124,5 +125,12 @@ private:
     struct state;
     std::unique_ptr<state> state_;
 };
+
+// Lists of expressions in options (kstream-filter's --select, kstream-agg's --group-by and --agg).
+// "a=x+1, b, `c d`=upper(e)" -> items; commas inside brackets, parentheses and quotes do not split.
+std::vector<std::string> split_list(std::string_view text);
+// "name=EXPR" -> name and EXPR; a bare field path names itself by its last step ("main.temp" ->
+// "temp"). Throws ks::usage_error naming `option` when an expression has no name.
+std::pair<std::string, std::string> split_named(std::string_view item, std::string_view option);
 
 }  // namespace ks::expr

@@ -69,6 +69,16 @@ private:
 // Returns the topic's partition count. Throws runtime_failure: unreachable, or no such topic.
 int wait_for_topic(rd_kafka_t* rk, client_state& state, const kafka_settings& settings, const std::string& topic);
 
+// The partition count of a topic (bounded by settings.timeout_s). Throws runtime_failure.
+int topic_partitions(const kafka_settings& settings, const std::string& topic);
+// Creates the topic when it does not exist (replication: the brokers' count, at most 3; `configs`
+// such as cleanup.policy=compact) and returns its partition count (of the existing topic, if any).
+int ensure_topic(const kafka_settings& settings, const std::string& topic, int partitions, const property_list& configs);
+// Reads the partitions of a topic from their beginning to their end (read_committed: the last
+// stable offset), calling f for each message, on this thread. For restoring state from a changelog.
+void read_partitions(const kafka_settings& settings, const std::string& topic, const std::vector<std::int32_t>& partitions,
+                     const std::function<void(const rd_kafka_message_t*)>& f);
+
 class producer {
 public:
     // `defaults` are the tool's librdkafka defaults; settings.properties (from -F/-X) override them.

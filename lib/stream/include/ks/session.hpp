@@ -71,6 +71,11 @@ public:
     // the last commit), or the session stops after a failure without committing: what was not
     // committed is dropped. A tool with state goes back to the state of the last commit.
     virtual void aborted() {}
+    // What was processed is committed (offsets and, in a transaction, the output with them).
+    virtual void committed() {}
+    // The input ended cleanly (its end, -e, --duration, --limit, a signal): the last output may be
+    // written now; the final commit follows.
+    virtual void finishing() {}
 
     // Tools whose records are independent of each other offer workers: for files and pipes the
     // session then maps batches of records on worker threads (one worker each) and hands the
@@ -119,6 +124,13 @@ public:
     // For tools that make output durable on their own schedule (kbatch-dump's files): commits the
     // next offset of a held partition now. Returns false (and logs) when the commit failed.
     bool commit(const topic_partition& tp, std::int64_t next);
+
+    // A tool writing on its own (a timer, its state's changelog) outside process(): opens the
+    // transaction if none is open, and makes sure the next commit point comes.
+    void begin_output();
+    // The transactional producer (nullptr when there is none), for messages the sinks cannot
+    // send (a changelog's records go to chosen partitions).
+    [[nodiscard]] producer* transactional_producer() const { return producer_.get(); }
 
     [[nodiscard]] bool transactional() const { return producer_ != nullptr; }
     [[nodiscard]] consumer* kafka() const { return consumer_; }
