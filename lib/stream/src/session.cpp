@@ -111,6 +111,9 @@ session::session(const common_options& options, session_options so) : options_(o
             // it times out, unless a restart fences it first: 10 s, as Kafka Streams does.
             {"transaction.timeout.ms", "10000"},
             {"message.timeout.ms", "10000"},
+            // A commit every --commit-interval flushes the queue anyway: 2 MB of it keeps batches
+            // large and the process small (bench/filter: peak RSS 35 -> 27 MB, same rate).
+            {"queue.buffering.max.kbytes", "2048"},
         };
         producer_ = std::make_unique<producer>(make_kafka_settings(options_, so_.inputs.front().brokers), producer_defaults);
         log::info("transactional.id {}, group.instance.id {}", transactional_id_, instance_id_);

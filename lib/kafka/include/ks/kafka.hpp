@@ -261,7 +261,7 @@ private:
     // Fetcher wake-ups (see poll): partitions at their end, and when messages last came (looked
     // at lazily: no clock read per message).
     std::set<topic_partition> at_eof_;
-    std::uint64_t messages_ = 0, messages_at_last_look_ = 0;
+    std::uint64_t messages_ = 0, messages_at_last_look_ = 0, last_burst_ = 0;
     std::chrono::steady_clock::time_point last_message_{}, last_wake_{};
     void wake_fetcher();
     std::map<topic_partition, std::int64_t> position_; // next offset to read, per partition
