@@ -92,7 +92,7 @@ bool make_input(fn f, const expr::value& v, input& in, std::string& why) {
     in.present = !v.is_null();
     if (!in.present) return true;
     in.is_integer = false;
-    in.json.clear();
+    in.json = {};
     using expr::kind;
     if (uses_number(f)) {
         if (v.type == kind::integer) {
@@ -114,7 +114,9 @@ bool make_input(fn f, const expr::value& v, input& in, std::string& why) {
         return true;
     }
     if (uses_json(f)) {
-        expr::append_json(in.json, v);
+        in.buffer.clear();
+        expr::append_json(in.buffer, v);
+        in.json = in.buffer;
         in.rank = v.type == kind::integer || v.type == kind::number ? 0 : v.type == kind::string ? 1 : v.type == kind::time ? 2 : 3;
         in.number = v.type == kind::integer ? static_cast<double>(v.integer) : v.type == kind::number ? v.number : 0;
         if (v.type == kind::time) in.number = static_cast<double>(v.integer);

@@ -41,7 +41,8 @@ struct input {
     std::int64_t integer = 0;
     double number = 0;
     std::uint8_t rank = 0;  // order of kinds for min/max: numbers, then strings, then the rest
-    std::string json;
+    std::string_view json;  // in `buffer`, or in the caller's bytes
+    std::string buffer;
 };
 
 // Turns an expression's value into the input of `f`. false: a value the function cannot take

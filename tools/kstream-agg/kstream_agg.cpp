@@ -265,12 +265,18 @@ struct window_entry {
     std::int64_t start = 0, end = 0;
     std::string group;  // the group values' JSON texts, joined by \x1f (never raw in JSON text)
     std::vector<agg::state> aggs;
+    bool dirty = false;  // changed since the last flush (and listed in dirty_keys)
 };
 
-std::string entry_key(std::string_view group, std::int64_t start) {
-    std::string k(group);
+void entry_key(std::string& k, std::string_view group, std::int64_t start) {
+    k.assign(group);
     k.push_back('\0');
     for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>((static_cast<std::uint64_t>(start) >> (8 * i)) & 0xff));
+}
+
+std::string entry_key(std::string_view group, std::int64_t start) {
+    std::string k;
+    entry_key(k, group, start);
     return k;
 }
 
@@ -280,8 +286,9 @@ struct partition_store {
     std::unordered_map<std::string, window_entry> entries;
     std::multimap<std::int64_t, std::string> by_end;                    // windows by their end, to close them
     std::unordered_map<std::string, std::set<std::int64_t>> sessions;  // session windows: starts per group
-    std::unordered_set<std::string> dirty;                              // changed since the last flush
+    std::vector<std::string> dirty_keys;  // changed or evicted since the last flush (may repeat)
     bool watermark_dirty = false;
+    std::uint64_t records = 0, records_at_tick = 0;  // --idle-close looks at the clock per tick
     clock::time_point last_record = clock::now();
     clock::time_point idle_since_wall{};  // --idle-close: when the event time started to advance alone
     std::int64_t idle_base = no_time;     //   and the max event time then
@@ -305,9 +312,18 @@ struct partition_store {
 // What a worker makes of one record: its event time, group and the aggregates' inputs, encoded.
 struct prepared {
     std::int64_t time = 0;
-    std::string group;
+    std::string_view group;  // in group_buffer, or in the encoded bytes
+    std::string group_buffer;
     std::vector<agg::input> inputs;
 };
+
+bool get_view(std::string_view& in, std::string_view& s) {
+    std::int64_t n = 0;
+    if (!agg::get_i64(in, n) || n < 0 || static_cast<std::uint64_t>(n) > in.size()) return false;
+    s = in.substr(0, static_cast<size_t>(n));
+    in.remove_prefix(static_cast<size_t>(n));
+    return true;
+}
 
 void encode(const prepared& p, std::string& out) {
     out.clear();
@@ -325,7 +341,7 @@ void encode(const prepared& p, std::string& out) {
 
 void decode(std::string_view in, prepared& p) {
     agg::get_i64(in, p.time);
-    agg::get_str(in, p.group);
+    get_view(in, p.group);
     for (auto& i : p.inputs) {
         const auto flags = static_cast<std::uint8_t>(in.front());
         in.remove_prefix(1);
@@ -336,7 +352,7 @@ void decode(std::string_view in, prepared& p) {
         agg::get_f64(in, i.number);
         i.rank = static_cast<std::uint8_t>(in.front());
         in.remove_prefix(1);
-        agg::get_str(in, i.json);
+        get_view(in, i.json);
     }
 }
 
@@ -369,7 +385,7 @@ public:
         ctx_.meta = &r;
         ctx_.locals = {};
         if (!event_time(r, prepared_.time)) return false;
-        auto& g = prepared_.group;
+        auto& g = prepared_.group_buffer;
         g.clear();
         for (size_t i = 0; i < p_.group.size(); ++i) {
             expr::value v;
@@ -398,6 +414,7 @@ public:
             if (!ev_.evaluate(*a.argument, ctx_, v, error_)) return false;
             if (!agg::make_input(a.function, v, in, error_)) return fail(fmt::format("--agg {}: {}", a.name, error_));
         }
+        prepared_.group = g;
         return true;
     }
 
@@ -464,6 +481,12 @@ public:
         decoded_.inputs.resize(p.aggs.size());
         if (p.having) p.having->bind({});
         kafka_ = kafka_input(p);
+        track_ = kafka_ || !p.emit_final;
+        fingerprint_ = fmt::format("w{}:{}:{}:{}", static_cast<int>(p.window.kind), p.window.size_ms, p.window.advance_ms,
+                                   p.window.gap_ms);
+        for (const auto& g : p.group) fingerprint_ += fmt::format("|g:{}={}", g.name, g.program.text());
+        for (const auto& a : p.aggs)
+            fingerprint_ += fmt::format("|a:{}={}({})", a.name, agg::name_of(a.function), a.argument ? a.argument->text() : "");
         if (kafka_) {
             settings_ = make_kafka_settings(o.common, p.inputs.front().brokers);
             if (!s.transactional()) {
@@ -495,6 +518,11 @@ public:
         const auto now = clock::now();
         const auto idle = std::chrono::duration<double>(o_.idle_close);
         for (auto& [part, ps] : parts_) {
+            if (ps.records != ps.records_at_tick) {  // records came since the last tick
+                ps.records_at_tick = ps.records;
+                ps.last_record = now;
+                ps.idle_base = no_time;
+            }
             if (ps.max_event == no_time || now - ps.last_record < idle) continue;
             // Quiet for --idle-close: the partition's event time moves on with the wall clock.
             if (ps.idle_base == no_time) {
@@ -515,11 +543,20 @@ public:
 
     void flush() override {
         for (auto& [part, ps] : parts_) {
-            if (!p_.emit_final)
-                for (const auto& key : ps.dirty)
-                    if (auto it = ps.entries.find(key); it != ps.entries.end()) output(it->second);
-            if (kafka_) write_changelog(part, ps);
-            ps.dirty.clear();
+            if (kafka_) s_.begin_output();
+            for (const auto& key : ps.dirty_keys) {
+                auto it = ps.entries.find(key);
+                if (it == ps.entries.end()) {  // evicted: a tombstone
+                    if (kafka_) changelog_producer_->produce(changelog_topic_, key, std::string_view(nullptr, 0), part);
+                    continue;
+                }
+                if (!it->second.dirty) continue;  // listed twice
+                it->second.dirty = false;
+                if (!p_.emit_final) output(it->second);
+                if (kafka_) write_entry(part, key, it->second);
+            }
+            if (kafka_ && ps.watermark_dirty) write_watermark(part, ps);
+            ps.dirty_keys.clear();
             ps.watermark_dirty = false;
         }
         if (own_producer_) {
@@ -532,6 +569,8 @@ public:
     }
 
     void finishing() override {
+        finished_ = true;
+        entries_at_end_ = total_entries_;
         // Files and stdin: every window's result at the end. --window none with --emit final: the
         // totals at the end of every run (from Kafka too: they stay in the state and go on).
         const bool all = !kafka_ || p_.window.kind == window_kind::none;
@@ -578,10 +617,10 @@ public:
             .add("records_in", s_.records_in())
             .add("records_out", written_)
             .add("late", late_)
-            .add("bad", errors_.count() - late_)
+            .add("bad", errors_.count())  // late records included
             .add("tombstones", s_.tombstones())
             .add("windows_closed", closed_)
-            .add("state_entries", total_entries_)
+            .add("state_entries", finished_ ? entries_at_end_ : total_entries_)
             .add("state_entries_peak", peak_entries_)
             .add("restored_entries", restored_)
             .add("restore_s", restore_seconds_)
@@ -603,7 +642,7 @@ private:
     }
 
     window_entry& entry(partition_store& ps, const std::string& key, std::int64_t start, std::int64_t end,
-                        const std::string& group, bool& created) {
+                        std::string_view group, bool& created) {
         auto it = ps.entries.find(key);
         created = it == ps.entries.end();
         if (!created) return it->second;
@@ -638,8 +677,7 @@ private:
 
     void apply(const record& r, const prepared& in) {
         auto& ps = store_of(r);
-        ps.last_record = clock::now();
-        ps.idle_base = no_time;
+        ++ps.records;
         const std::int64_t t = in.time;
         const std::int64_t wm = ps.watermark(p_.grace_ms);
         if (p_.window.kind == window_kind::session) {
@@ -650,12 +688,12 @@ private:
             for (const auto& [start, end] : windows_) {
                 if (p_.window.kind != window_kind::none && wm != no_time && end <= wm) continue;  // closed
                 any = true;
-                key_ = entry_key(in.group, start);
+                entry_key(key_, in.group, start);
                 bool created = false;
                 auto& e = entry(ps, key_, start, end, in.group, created);
                 if (created && p_.window.kind != window_kind::none) ps.by_end.emplace(end, key_);
                 add_all(e, in);
-                ps.dirty.insert(key_);
+                mark(ps, key_, &e);
             }
             if (!any) return late(r, t, wm);
         }
@@ -671,18 +709,19 @@ private:
     // overlaps it. false: no open session takes it and its own would be closed already (late).
     bool apply_session(partition_store& ps, const prepared& in, std::int64_t wm) {
         const std::int64_t t = in.time, gap = p_.window.gap_ms;
-        auto& starts = ps.sessions[in.group];
+        group_text_.assign(in.group);
+        auto& starts = ps.sessions[group_text_];
         std::vector<std::int64_t> overlapping;
         for (auto it = starts.begin(); it != starts.end() && *it < t + gap; ++it) {
             const auto& e = ps.entries.at(entry_key(in.group, *it));
             if (e.end > t) overlapping.push_back(*it);
         }
         if (overlapping.empty() && wm != no_time && t + gap <= wm) {
-            if (starts.empty()) ps.sessions.erase(in.group);
+            if (starts.empty()) ps.sessions.erase(group_text_);
             return false;
         }
         if (overlapping.size() == 1 && overlapping.front() <= t) {  // the common case: grows one session
-            key_ = entry_key(in.group, overlapping.front());
+            entry_key(key_, in.group, overlapping.front());
             auto& e = ps.entries.at(key_);
             if (t + gap > e.end) {
                 ps.unindex_end(key_, e.end);
@@ -690,7 +729,7 @@ private:
                 ps.by_end.emplace(e.end, key_);
             }
             add_all(e, in);
-            ps.dirty.insert(key_);
+            mark(ps, key_, &e);
             return true;
         }
         std::int64_t start = t, end = t + gap;
@@ -702,7 +741,7 @@ private:
         window_entry merged;
         merged.start = start;
         merged.end = end;
-        merged.group = in.group;
+        merged.group = group_text_;
         merged.aggs.resize(p_.aggs.size());
         add_all(merged, in);
         for (auto s : overlapping) {
@@ -713,15 +752,15 @@ private:
             ps.entries.erase(it);
             --total_entries_;
             starts.erase(s);
-            ps.dirty.insert(k);  // a tombstone, unless the merged session has the same start
+            mark(ps, k, nullptr);  // a tombstone, unless the merged session has the same start
         }
-        key_ = entry_key(in.group, start);
+        entry_key(key_, in.group, start);
         bool created = false;
         auto& e = entry(ps, key_, start, end, in.group, created);
         e = std::move(merged);
         ps.by_end.emplace(end, key_);
         starts.insert(start);
-        ps.dirty.insert(key_);
+        mark(ps, key_, &e);
         return true;
     }
 
@@ -732,7 +771,7 @@ private:
             ps.by_end.erase(ps.by_end.begin());
             auto it = ps.entries.find(key);
             if (it == ps.entries.end()) continue;
-            if (p_.emit_final || ps.dirty.contains(key)) output(it->second);
+            if (p_.emit_final || it->second.dirty) output(it->second);
             if (p_.window.kind == window_kind::session) {
                 auto s = ps.sessions.find(it->second.group);
                 if (s != ps.sessions.end()) {
@@ -743,7 +782,7 @@ private:
             ps.entries.erase(it);
             --total_entries_;
             ++closed_;
-            ps.dirty.insert(key);  // a tombstone in the changelog
+            mark(ps, key, nullptr);  // a tombstone in the changelog
         }
     }
 
@@ -822,28 +861,30 @@ private:
 
     // --- changelog ----------------------------------------------------------------------------
 
-    void write_changelog(std::int32_t part, partition_store& ps) {
-        if (ps.dirty.empty() && !ps.watermark_dirty) return;
-        s_.begin_output();
-        for (const auto& key : ps.dirty) {
-            auto it = ps.entries.find(key);
-            if (it == ps.entries.end()) {
-                changelog_producer_->produce(changelog_topic_, key, std::string_view(nullptr, 0), part);
-                continue;
-            }
-            value_.clear();
-            const auto& e = it->second;
-            agg::put_i64(value_, e.start);
-            agg::put_i64(value_, e.end);
-            agg::put_str(value_, e.group);
-            for (size_t i = 0; i < p_.aggs.size(); ++i) agg::write_state(p_.aggs[i].function, e.aggs[i], value_);
-            changelog_producer_->produce(changelog_topic_, key, value_, part);
+    void write_entry(std::int32_t part, const std::string& key, const window_entry& e) {
+        value_.clear();
+        agg::put_i64(value_, e.start);
+        agg::put_i64(value_, e.end);
+        agg::put_str(value_, e.group);
+        for (size_t i = 0; i < p_.aggs.size(); ++i) agg::write_state(p_.aggs[i].function, e.aggs[i], value_);
+        changelog_producer_->produce(changelog_topic_, key, value_, part);
+    }
+
+    void write_watermark(std::int32_t part, const partition_store& ps) {
+        value_.clear();
+        agg::put_i64(value_, ps.max_event);
+        agg::put_str(value_, fingerprint_);
+        changelog_producer_->produce(changelog_topic_, watermark_key, value_, part);
+    }
+
+    // Changes to remember for the next flush: the changelog, and --emit update's output.
+    void mark(partition_store& ps, const std::string& key, window_entry* e) {
+        if (!track_) return;
+        if (e) {
+            if (e->dirty) return;
+            e->dirty = true;
         }
-        if (ps.watermark_dirty) {
-            value_.clear();
-            agg::put_i64(value_, ps.max_event);
-            changelog_producer_->produce(changelog_topic_, watermark_key, value_, part);
-        }
+        ps.dirty_keys.push_back(key);
     }
 
     void drop_partition(std::int32_t part) {
@@ -871,7 +912,13 @@ private:
             if (k == watermark_key) {
                 std::string_view v = payload(m);
                 std::int64_t t = no_time;
-                if (agg::get_i64(v, t)) ps.max_event = t;
+                std::string print;
+                if (!agg::get_i64(v, t) || !agg::get_str(v, print) || print != fingerprint_)
+                    throw runtime_failure(fmt::format(
+                        "the changelog {} [{}] holds the state of another aggregation (other --group-by, --agg or "
+                        "--window): use another -g GROUP or --changelog",
+                        p_.changelog, m->partition));
+                ps.max_event = t;
                 return;
             }
             if (!m->payload) {
@@ -894,6 +941,7 @@ private:
         for (auto part : partitions) {
             auto& ps = parts_[part];
             ps.last_record = clock::now();
+            for (auto& [k, e] : ps.entries) e.dirty = false;
             if (p_.window.kind != window_kind::none)
                 for (const auto& [k, e] : ps.entries) ps.index(k, e, p_.window.kind == window_kind::session);
             entries += ps.entries.size();
@@ -913,7 +961,8 @@ private:
     error_policy& errors_;
     agg_worker worker_;
     prepared decoded_;
-    bool kafka_ = false;
+    bool kafka_ = false, track_ = false;
+    std::string fingerprint_;  // the configuration whose state the changelog holds
     kafka_settings settings_;
     std::unique_ptr<producer> own_producer_;
     producer* changelog_producer_ = nullptr;
@@ -922,12 +971,14 @@ private:
     partition_store* last_store_ = nullptr;
     std::int32_t last_part_ = std::numeric_limits<std::int32_t>::min();
     std::vector<std::pair<std::int64_t, std::int64_t>> windows_;
-    std::string key_, result_, value_, key_out_, wrapped_, error_;
+    std::string key_, result_, value_, key_out_, wrapped_, error_, group_text_;
     json_parser having_parser_, key_parser_;
     expr::evaluator having_ev_;
     std::uint64_t written_ = 0, late_ = 0, closed_ = 0, filtered_ = 0, restored_ = 0;
     std::uint64_t total_entries_ = 0, peak_entries_ = 0;
     double restore_seconds_ = 0;
+    bool finished_ = false;
+    std::uint64_t entries_at_end_ = 0;  // open windows when the input ended (before partitions are let go)
     progress progress_{o_.common.quiet, "records"};
     stopwatch clock_;
 };

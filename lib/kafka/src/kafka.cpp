@@ -953,7 +953,30 @@ int ensure_topic(const kafka_settings& settings, const std::string& topic, int p
     rd_kafka_NewTopic_destroy(nt);
     if (!failure.empty()) throw runtime_failure(fmt::format("cannot create topic {}: {}", topic, failure));
     log::info("created topic {} ({} partitions)", topic, partitions);
-    return wait_for_topic(h.rk, h.state, settings, topic);
+    // A new topic shows in metadata, and gets leaders for its partitions, a moment after the
+    // creation is acknowledged: wait until every partition has one.
+    const auto deadline = clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(settings.timeout_s * 1000));
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(h.rk, topic.c_str(), nullptr);
+    for (;;) {
+        const rd_kafka_metadata_t* tmd = nullptr;
+        if (rd_kafka_metadata(h.rk, 0, rkt, &tmd, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const auto& t = tmd->topics[0];
+            bool ready = t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt >= partitions;
+            for (int i = 0; ready && i < t.partition_cnt; ++i) ready = t.partitions[i].leader >= 0 && !t.partitions[i].err;
+            const int count = t.partition_cnt;
+            rd_kafka_metadata_destroy(tmd);
+            if (ready) {
+                rd_kafka_topic_destroy(rkt);
+                return count;
+            }
+        }
+        if (clock::now() >= deadline || signals::stop_requested()) {
+            rd_kafka_topic_destroy(rkt);
+            throw runtime_failure(fmt::format("topic {} was created but its partitions have no leader after {:g} s", topic,
+                                              settings.timeout_s));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
 }
 
 void read_partitions(const kafka_settings& settings, const std::string& topic, const std::vector<std::int32_t>& partitions,
@@ -970,9 +993,15 @@ void read_partitions(const kafka_settings& settings, const std::string& topic, c
     std::set<std::int32_t> open;
     for (auto p : partitions) {
         std::int64_t low = 0, high = 0;
-        const auto err = rd_kafka_query_watermark_offsets(h.rk, topic.c_str(), p, &low, &high,
-                                                          static_cast<int>(settings.timeout_s * 1000));
-        if (err) throw runtime_failure(fmt::format("{} [{}]: {}", topic, p, rd_kafka_err2str(err)));
+        // Retried: a partition may be between leaders (a new topic, a broker restart).
+        const auto deadline = clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(settings.timeout_s * 1000));
+        for (;;) {
+            const auto err = rd_kafka_query_watermark_offsets(h.rk, topic.c_str(), p, &low, &high, 2000);
+            if (!err) break;
+            if (clock::now() >= deadline || signals::stop_requested())
+                throw runtime_failure(fmt::format("{} [{}]: {}", topic, p, rd_kafka_err2str(err)));
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
         if (high <= low) continue;  // empty
         rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
         open.insert(p);
