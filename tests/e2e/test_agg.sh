@@ -344,7 +344,7 @@ check() {  # message input output window grace-ms [having] [update]
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$CHECKED"; }
 
 # --- each kind of window, with --grace: exact results, late records counted ---------------------
-for spec in "tumbling:10s 5000" "hopping:20s,5s 5000" "session:3s 2000" "none 0"; do
+for spec in "tumbling:10s 5000" "hopping:20s,5s 5000" "hopping:10s,3s 4000" "session:3s 2000" "none 0"; do
   read -r window grace_ms <<<"$spec"
   grace=$( ((grace_ms)) && echo "${grace_ms}ms" || echo 0)
   run agg -i "$DATA" --window "$window" --grace "$grace" --time-field ts --on-error skip --stats
@@ -363,6 +363,26 @@ for spec in "tumbling:10s 5000" "hopping:20s,5s 5000" "session:3s 2000" "none 0"
 done
 # The data makes the cases worth having: many sessions, many windows.
 assert_at_least 100 "$(wc -l < "$SCRATCH/out-session:3s")" "session: many sessions"
+
+# --- boundaries by hand: a time at a window's end, before the epoch; sessions exactly a gap apart,
+# and out-of-order records that bridge sessions -------------------------------------------------------
+printf '%s\n' '{"t":-1,"g":"a","v":1}' '{"t":0,"g":"a","v":2}' '{"t":9,"g":"a","v":3}' '{"t":10,"g":"a","v":4}' > "$SCRATCH/edges.jsonl"
+run kstream-agg -i "$SCRATCH/edges.jsonl" --group-by g --agg 'n=count(), s=sum(v)' --window tumbling:10s --time-field t
+assert_eq "$(printf '%s\n' \
+  '{"window_start":"1969-12-31T23:59:50Z","window_end":"1970-01-01T00:00:00Z","g":"a","n":1,"s":1}' \
+  '{"window_start":"1970-01-01T00:00:00Z","window_end":"1970-01-01T00:00:10Z","g":"a","n":2,"s":5}' \
+  '{"window_start":"1970-01-01T00:00:10Z","window_end":"1970-01-01T00:00:20Z","g":"a","n":1,"s":4}')" "$OUT" \
+  "tumbling edges: [start, end), floored before the epoch, emitted as they close"
+printf '%s\n' '{"t":0,"g":"a","v":1}' '{"t":3,"g":"a","v":2}' '{"t":10,"g":"a","v":3}' '{"t":8,"g":"a","v":4}' \
+  '{"t":1,"g":"b","v":10}' '{"t":5,"g":"a","v":5}' '{"t":7,"g":"a","v":6}' > "$SCRATCH/sessions.jsonl"
+run kstream-agg -i "$SCRATCH/sessions.jsonl" --group-by g --agg 'n=count(), s=sum(v), f=first(v), l=last(v)' --window session:3s \
+  --grace 10s --time-field t --stats
+assert_eq "$(printf '%s\n' \
+  '{"window_start":"1970-01-01T00:00:00Z","window_end":"1970-01-01T00:00:03Z","g":"a","n":1,"s":1,"f":1,"l":1}' \
+  '{"window_start":"1970-01-01T00:00:01Z","window_end":"1970-01-01T00:00:04Z","g":"b","n":1,"s":10,"f":10,"l":10}' \
+  '{"window_start":"1970-01-01T00:00:03Z","window_end":"1970-01-01T00:00:13Z","g":"a","n":5,"s":20,"f":2,"l":3}')" \
+  "$(sort <<<"$OUT")" "sessions: a record exactly a gap later starts a new one; bridging records merge sessions"
+assert_eq 0 "$(stat late "$ERR")" "sessions by hand: nothing late"
 
 # --window none without a time: the event time is the arrival time (in input order), so first and
 # last are the first and the last value to arrive; the rest is as before.
@@ -383,6 +403,8 @@ for attempt in 1 2 3; do
   assert_eq "$(printf '%s\n' '{"g":0,"n":66667,"f":0,"l":199998}' '{"g":1,"n":66667,"f":1,"l":199999}' '{"g":2,"n":66666,"f":2,"l":199997}')" \
     "$(sort <<<"$OUT")" "arrival time in input order: first and last, run $attempt"
 done
+run kstream-agg -i "$SCRATCH/ids.jsonl" --group-by g --agg 'n=count()' --window tumbling:10ms --on-error skip --stats
+assert_eq 0 "$(stat late "$ERR")" "arrival time in input order: no record is late with no --grace"
 
 # --- standard input, one file, two files: the same stream ----------------------------------------
 run agg --window tumbling:10s --grace 5s --time-field ts --on-error skip < "$DATA"
@@ -530,6 +552,17 @@ assert_eq "$(oracle late "$SCRATCH/bad.jsonl" tumbling:10s 5000 "$SCRATCH/bad.js
 run agg -i "$SCRATCH/bad.jsonl" --window none --time-field ts
 assert_eq 65 "$RC" "bad fail: exit code"
 assert_contains "$ERR" "kstream-agg: $SCRATCH/bad.jsonl:401: invalid JSON:" "bad fail: names file and line"
+
+# --- --max-keys bounds the open windows, not the windows seen: closed ones are evicted -------------------
+run agg -i "$DATA" --window tumbling:10s --grace 5s --time-field ts --on-error skip --stats
+peak=$(stat state_entries_peak "$ERR")
+assert_between 30 "$(( $(wc -l < "$SCRATCH/out-tumbling:10s") / 4 ))" "$peak" "max-keys: the peak of open windows is far below the windows emitted"
+run agg -i "$DATA" --window tumbling:10s --grace 5s --time-field ts --on-error skip --max-keys "$peak"
+assert_eq 0 "$RC" "max-keys = the peak: exit code ($ERR)"
+assert_eq "$(sort "$SCRATCH/out-tumbling:10s")" "$(sort <<<"$OUT")" "max-keys = the peak: the same results"
+run agg -i "$DATA" --window tumbling:10s --grace 5s --time-field ts --on-error skip --max-keys "$((peak - 1))"
+assert_eq 1 "$RC" "max-keys below the peak: exit code"
+assert_contains "$ERR" "kstream-agg: --max-keys $((peak - 1)): that many groups x windows are open" "max-keys below the peak: message"
 
 # --- usage errors exit 2 before reading anything --------------------------------------------------------
 run kstream-agg -i "$DATA" --agg 'x=median(v)'
