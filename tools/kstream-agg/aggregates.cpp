@@ -1,6 +1,7 @@
 #include "aggregates.hpp"
 
 #include "ks/error.hpp"
+#include "ks/json.hpp"
 
 #include <fmt/core.h>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <tuple>
 
 namespace ks::agg {
 
@@ -37,11 +39,12 @@ bool uses_json(fn f) {
     return f == fn::min || f == fn::max || f == fn::first || f == fn::last || f == fn::count_distinct;
 }
 
-// min/max order: a < b?
-bool less(std::uint8_t rank_a, double num_a, std::string_view json_a, std::uint8_t rank_b, double num_b,
-          std::string_view json_b) {
+// min/max order: a < b? Numbers by value (two integers exactly), strings by their text (min/max
+// keep a string's unescaped text), other kinds by their JSON text.
+bool less(std::uint8_t rank_a, bool int_a, std::int64_t i_a, double num_a, std::string_view json_a, std::uint8_t rank_b,
+          bool int_b, std::int64_t i_b, double num_b, std::string_view json_b) {
     if (rank_a != rank_b) return rank_a < rank_b;
-    if (rank_a == 0) return num_a < num_b;
+    if (rank_a == 0) return int_a && int_b ? i_a < i_b : num_a < num_b;
     return json_a < json_b;
 }
 
@@ -56,9 +59,18 @@ std::optional<fn> fn_named(std::string_view name) {
 std::string_view name_of(fn f) { return names[static_cast<size_t>(f)]; }
 
 spec parse_spec(std::string_view item) {
-    auto [name, text] = expr::split_named(item, "--agg");  // FUNC(x) alone has no name: required
+    // NAME=FUNC(EXPR), or FUNC(EXPR) named FUNC_FIELD (FUNC for count() or an expression).
+    if (item.empty()) throw usage_error("--agg: an empty item");
+    std::string name, text;
+    const auto paren = item.find('(');
+    const auto eq = item.find('=');
+    if (eq != std::string_view::npos && (paren == std::string_view::npos || eq < paren) &&
+        (eq + 1 >= item.size() || item[eq + 1] != '=')) {
+        std::tie(name, text) = expr::split_named(item, "--agg");
+    } else {
+        text = std::string(item);
+    }
     spec s;
-    s.name = name;
     std::string_view t = text;
     const auto open = t.find('(');
     if (open == std::string_view::npos || t.back() != ')')
@@ -76,6 +88,19 @@ spec parse_spec(std::string_view item) {
     std::string_view arg = t.substr(open + 1, t.size() - open - 2);
     while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
     while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
+    s.name = name;
+    if (s.name.empty()) {
+        s.name = std::string(fname);
+        try {
+            if (auto path = expr::program::compile(arg).field_path(); path && !path->empty())
+                for (auto it = path->rbegin(); it != path->rend(); ++it)
+                    if (it->index < 0) {
+                        s.name += "_" + it->name;
+                        break;
+                    }
+        } catch (const expr::syntax_error&) {
+        }
+    }
     if (arg.empty() || arg == "*") {
         if (s.function != fn::count) throw usage_error(fmt::format("--agg: {}() needs an expression: {}(EXPR)", fname, fname));
         return s;
@@ -115,8 +140,11 @@ bool make_input(fn f, const expr::value& v, input& in, std::string& why) {
     }
     if (uses_json(f)) {
         in.buffer.clear();
-        expr::append_json(in.buffer, v);
+        if ((f == fn::min || f == fn::max) && v.type == kind::string) in.buffer.assign(v.string);  // compared as text
+        else expr::append_json(in.buffer, v);
         in.json = in.buffer;
+        in.is_integer = v.type == kind::integer;
+        in.integer = v.integer;
         in.rank = v.type == kind::integer || v.type == kind::number ? 0 : v.type == kind::string ? 1 : v.type == kind::time ? 2 : 3;
         in.number = v.type == kind::integer ? static_cast<double>(v.integer) : v.type == kind::number ? v.number : 0;
         if (v.type == kind::time) in.number = static_cast<double>(v.integer);
@@ -230,11 +258,15 @@ void add(fn f, state& s, const input& in, std::int64_t t) {
         }
         case fn::min:
         case fn::max:
-            if (s.n == 0 || (f == fn::min ? less(in.rank, in.number, in.json, s.rank, s.sum, s.json)
-                                          : less(s.rank, s.sum, s.json, in.rank, in.number, in.json))) {
+            if (s.n == 0 || (f == fn::min ? less(in.rank, in.is_integer, in.integer, in.number, in.json, s.rank,
+                                                 s.all_integer, s.isum, s.sum, s.json)
+                                          : less(s.rank, s.all_integer, s.isum, s.sum, s.json, in.rank, in.is_integer,
+                                                 in.integer, in.number, in.json))) {
                 s.json = in.json;
                 s.rank = in.rank;
                 s.sum = in.number;
+                s.isum = in.integer;
+                s.all_integer = in.is_integer;
             }
             break;
         case fn::first:
@@ -289,11 +321,15 @@ void merge(fn f, state& into, const state& from) {
         }
         case fn::min:
         case fn::max:
-            if (f == fn::min ? less(from.rank, from.sum, from.json, into.rank, into.sum, into.json)
-                             : less(into.rank, into.sum, into.json, from.rank, from.sum, from.json)) {
+            if (f == fn::min ? less(from.rank, from.all_integer, from.isum, from.sum, from.json, into.rank,
+                                    into.all_integer, into.isum, into.sum, into.json)
+                             : less(into.rank, into.all_integer, into.isum, into.sum, into.json, from.rank,
+                                    from.all_integer, from.isum, from.sum, from.json)) {
                 into.json = from.json;
                 into.rank = from.rank;
                 into.sum = from.sum;
+                into.isum = from.isum;
+                into.all_integer = from.all_integer;
             }
             break;
         case fn::first:
@@ -345,6 +381,10 @@ void result(fn f, const state& s, std::string& out) {
             return;
         case fn::min:
         case fn::max:
+            if (s.n == 0) out += "null";
+            else if (s.rank == 1) json::append_string(out, s.json);
+            else out += s.json;
+            return;
         case fn::first:
         case fn::last: out += s.n == 0 ? std::string_view("null") : std::string_view(s.json); return;
         case fn::count_distinct:
@@ -415,8 +455,9 @@ void write_state(fn f, const state& s, std::string& out) {
             break;
         case fn::min:
         case fn::max:
-            out.push_back(static_cast<char>(s.rank));
+            out.push_back(static_cast<char>(s.rank | (s.all_integer ? 0x80 : 0)));
             put_f64(out, s.sum);
+            put_i64(out, s.isum);
             put_str(out, s.json);
             break;
         case fn::first:
@@ -453,9 +494,10 @@ bool read_state(fn f, state& s, std::string_view& in) {
         case fn::min:
         case fn::max:
             if (in.empty()) return false;
-            s.rank = static_cast<std::uint8_t>(in.front());
+            s.rank = static_cast<std::uint8_t>(in.front()) & 0x7f;
+            s.all_integer = (static_cast<std::uint8_t>(in.front()) & 0x80) != 0;
             in.remove_prefix(1);
-            return get_f64(in, s.sum) && get_str(in, s.json);
+            return get_f64(in, s.sum) && get_i64(in, s.isum) && get_str(in, s.json);
         case fn::first:
         case fn::last: return get_i64(in, s.time) && get_str(in, s.json);
         case fn::count_distinct: {

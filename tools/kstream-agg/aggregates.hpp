@@ -41,7 +41,7 @@ struct input {
     std::int64_t integer = 0;
     double number = 0;
     std::uint8_t rank = 0;  // order of kinds for min/max: numbers, then strings, then the rest
-    std::string_view json;  // in `buffer`, or in the caller's bytes
+    std::string_view json;  // JSON text (min/max: a string's own text); in `buffer` or the caller's bytes
     std::string buffer;
 };
 

@@ -234,7 +234,7 @@ plan setup(options& o) {
         }
     if (p.aggs.empty()) throw usage_error("--agg: at least one aggregate, e.g. --agg 'n=count()'");
     p.window = parse_window(o.window);
-    p.grace_ms = o.grace == "0" ? 0 : parse_duration_ms(o.grace, "--grace");
+    p.grace_ms = parse_duration_ms(o.grace, "--grace", true);
     p.emit_final = o.emit == "final";
     if (!o.time_field.empty() && !o.time.empty()) throw usage_error("--time-field and --time exclude each other");
     const std::string time = !o.time_field.empty() ? o.time_field : o.time;

@@ -186,7 +186,7 @@ int run_tool(CLI::App& app, int argc, char** argv, common_options& options, cons
     }
 }
 
-std::int64_t parse_duration_ms(std::string_view text, std::string_view option) {
+std::int64_t parse_duration_ms(std::string_view text, std::string_view option, bool allow_zero) {
     std::string t(text);
     char* end = nullptr;
     const double v = std::strtod(t.c_str(), &end);
@@ -198,6 +198,7 @@ std::int64_t parse_duration_ms(std::string_view text, std::string_view option) {
     else if (unit == "h") scale = 3'600'000;
     else if (unit == "d") scale = 86'400'000;
     const double ms = v * scale;
+    if (allow_zero && end != t.c_str() && scale != 0 && v == 0) return 0;
     if (end == t.c_str() || scale == 0 || !std::isfinite(ms) || ms < 1 || ms > 1e15)
         throw usage_error(fmt::format("{}: '{}' is not a duration (examples: 500ms, 30s, 5m, 2h, 1d)", option, text));
     return static_cast<std::int64_t>(std::llround(ms));

@@ -77,7 +77,8 @@ int run_tool(CLI::App& app, int argc, char** argv, common_options& options,
 
 // "500ms", "30s", "5m", "2h", "1d", or a bare number of seconds -> milliseconds (> 0). Throws
 // usage_error naming `option` (a negative, zero, non-finite or unknown-unit duration).
-std::int64_t parse_duration_ms(std::string_view text, std::string_view option);
+// allow_zero: 0 (in any unit) is a valid answer too.
+std::int64_t parse_duration_ms(std::string_view text, std::string_view option, bool allow_zero = false);
 
 // Footer shared by every --help: the exit codes.
 extern const char* const exit_codes_help;
