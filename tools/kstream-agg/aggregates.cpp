@@ -405,32 +405,6 @@ void result(fn f, const state& s, std::string& out) {
 // ---------------------------------------------------------------------------------------------
 // encoding
 
-void put_i64(std::string& out, std::int64_t v) {
-    char b[8];
-    std::memcpy(b, &v, 8);
-    out.append(b, 8);
-}
-void put_f64(std::string& out, double v) {
-    char b[8];
-    std::memcpy(b, &v, 8);
-    out.append(b, 8);
-}
-void put_str(std::string& out, std::string_view s) {
-    put_i64(out, static_cast<std::int64_t>(s.size()));
-    out.append(s);
-}
-bool get_i64(std::string_view& in, std::int64_t& v) {
-    if (in.size() < 8) return false;
-    std::memcpy(&v, in.data(), 8);
-    in.remove_prefix(8);
-    return true;
-}
-bool get_f64(std::string_view& in, double& v) {
-    if (in.size() < 8) return false;
-    std::memcpy(&v, in.data(), 8);
-    in.remove_prefix(8);
-    return true;
-}
 bool get_str(std::string_view& in, std::string& s) {
     std::int64_t n = 0;
     if (!get_i64(in, n) || n < 0 || static_cast<std::uint64_t>(n) > in.size()) return false;

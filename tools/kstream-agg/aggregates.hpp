@@ -6,6 +6,7 @@
 #include "ks/expr.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -99,12 +100,25 @@ void result(fn f, const state& s, std::string& out);
 void write_state(fn f, const state& s, std::string& out);
 bool read_state(fn f, state& s, std::string_view& in);
 
-// Binary helpers shared with the window store's encoding.
-void put_i64(std::string& out, std::int64_t v);
-void put_f64(std::string& out, double v);
-void put_str(std::string& out, std::string_view s);
-bool get_i64(std::string_view& in, std::int64_t& v);
-bool get_f64(std::string_view& in, double& v);
+// Binary helpers shared with the window store's encoding (inline: they run per record).
+inline void put_i64(std::string& out, std::int64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
+inline void put_f64(std::string& out, double v) { out.append(reinterpret_cast<const char*>(&v), 8); }
+inline void put_str(std::string& out, std::string_view s) {
+    put_i64(out, static_cast<std::int64_t>(s.size()));
+    out.append(s);
+}
+inline bool get_i64(std::string_view& in, std::int64_t& v) {
+    if (in.size() < 8) return false;
+    std::memcpy(&v, in.data(), 8);
+    in.remove_prefix(8);
+    return true;
+}
+inline bool get_f64(std::string_view& in, double& v) {
+    if (in.size() < 8) return false;
+    std::memcpy(&v, in.data(), 8);
+    in.remove_prefix(8);
+    return true;
+}
 bool get_str(std::string_view& in, std::string& s);
 
 }  // namespace ks::agg

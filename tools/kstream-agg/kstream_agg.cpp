@@ -269,9 +269,11 @@ struct window_entry {
 };
 
 void entry_key(std::string& k, std::string_view group, std::int64_t start) {
+    char b[9];
+    b[0] = '\0';
+    for (int i = 0; i < 8; ++i) b[1 + i] = static_cast<char>((static_cast<std::uint64_t>(start) >> (8 * (7 - i))) & 0xff);
     k.assign(group);
-    k.push_back('\0');
-    for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>((static_cast<std::uint64_t>(start) >> (8 * i)) & 0xff));
+    k.append(b, 9);
 }
 
 std::string entry_key(std::string_view group, std::int64_t start) {
@@ -502,6 +504,7 @@ public:
     // --- processor ---------------------------------------------------------------------------
 
     void process(const record& r) override {
+        restore_if_needed();
         if (!worker_.prepare(r)) return errors_.handle(r, worker_.error());
         apply(r, worker_.last());
     }
@@ -514,6 +517,7 @@ public:
 
     void tick() override {
         progress_.update(s_.records_in());
+        restore_if_needed();
         if (o_.idle_close <= 0) return;
         const auto now = clock::now();
         const auto idle = std::chrono::duration<double>(o_.idle_close);
@@ -542,8 +546,9 @@ public:
     }
 
     void flush() override {
+        restore_if_needed();
         for (auto& [part, ps] : parts_) {
-            if (kafka_) s_.begin_output();
+            if (kafka_ && (!ps.dirty_keys.empty() || ps.watermark_dirty)) s_.begin_output();
             for (const auto& key : ps.dirty_keys) {
                 auto it = ps.entries.find(key);
                 if (it == ps.entries.end()) {  // evicted: a tombstone
@@ -569,6 +574,7 @@ public:
     }
 
     void finishing() override {
+        restore_if_needed();
         finished_ = true;
         entries_at_end_ = total_entries_;
         // Files and stdin: every window's result at the end. --window none with --emit final: the
@@ -588,23 +594,31 @@ public:
     void assigned(rd_kafka_topic_partition_list_t* parts) override {
         std::vector<std::int32_t> restore;
         for (int i = 0; i < parts->cnt; ++i) {
-            parts_.erase(parts->elems[i].partition);
+            drop_partition(parts->elems[i].partition);
+            std::erase(to_restore_, parts->elems[i].partition);
             restore.push_back(parts->elems[i].partition);
         }
         restore_partitions(restore);
     }
 
     void revoked(const rd_kafka_topic_partition_list_t* parts, bool) override {
-        for (int i = 0; i < parts->cnt; ++i) drop_partition(parts->elems[i].partition);
+        for (int i = 0; i < parts->cnt; ++i) {
+            drop_partition(parts->elems[i].partition);
+            std::erase(to_restore_, parts->elems[i].partition);
+        }
     }
 
     void aborted() override {
         if (!kafka_) return;
-        // Back to the last commit: the changelog holds exactly the committed state.
-        std::vector<std::int32_t> held;
-        for (const auto& [part, ps] : parts_) held.push_back(part);
-        for (auto part : held) drop_partition(part);
-        restore_partitions(held);
+        // Back to the last commit: the changelog holds exactly the committed state. It is read
+        // again before the next record (not now: a session that stops after a failure aborts too).
+        for (const auto& [part, ps] : parts_) to_restore_.push_back(part);
+        for (auto part : to_restore_) drop_partition(part);
+    }
+
+    void restore_if_needed() {
+        if (to_restore_.empty()) return;
+        restore_partitions(std::exchange(to_restore_, {}));
     }
 
     // --- report ---------------------------------------------------------------------------------
@@ -968,6 +982,7 @@ private:
     producer* changelog_producer_ = nullptr;
     rd_kafka_topic_t* changelog_topic_ = nullptr;
     std::map<std::int32_t, partition_store> parts_;
+    std::vector<std::int32_t> to_restore_;  // partitions whose state an abort dropped
     partition_store* last_store_ = nullptr;
     std::int32_t last_part_ = std::numeric_limits<std::int32_t>::min();
     std::vector<std::pair<std::int64_t, std::int64_t>> windows_;
