@@ -162,7 +162,7 @@ assert_results() {  # topic expected message
   assert_files_equal "$SCRATCH/want" "$SCRATCH/got" "$3"
 }
 # The log of a process run with -v shows at least COUNT (default 3) assignments of TOPIC's partitions.
-assigned_all() { [[ $(grep -c "assigned $1 " "$2") -ge ${3:-3} ]]; }  # topic log [count]
+assigned_all() { [[ $(grep -sc "assigned $1 " "$2") -ge ${3:-3} ]]; }  # topic log [count] (it may not exist yet)
 
 # --- Tumbling windows, exactly once, over two runs -------------------------------------------
 # Twelve sensors keyed by name on 3 partitions; event times out of order by up to 20 s (grace 30 s).
