@@ -259,6 +259,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
 constexpr std::string_view watermark_key = "\x01watermark";
+constexpr std::int64_t arrival_time = no_time + 1;  // "the arrival time": set on the reading thread
 
 // One group in one window, with its aggregates' states.
 struct window_entry {
@@ -420,7 +421,7 @@ public:
         return true;
     }
 
-    [[nodiscard]] const prepared& last() const { return prepared_; }
+    [[nodiscard]] prepared& last() { return prepared_; }
     [[nodiscard]] const std::string& error() const { return error_; }
 
 private:
@@ -431,10 +432,8 @@ private:
 
     bool event_time(const record& r, std::int64_t& t) {
         if (!p_.time) {
-            t = r.timestamp_ms >= 0 ? r.timestamp_ms
-                                    : std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count();
+            // No timestamp (files, stdin): the arrival time, taken in input order by apply().
+            t = r.timestamp_ms >= 0 ? r.timestamp_ms : arrival_time;
             return true;
         }
         expr::value v;
@@ -689,9 +688,15 @@ private:
                                       when, mark));
     }
 
-    void apply(const record& r, const prepared& in) {
+    void apply(const record& r, prepared& in) {
         auto& ps = store_of(r);
         ++ps.records;
+        if (in.time == arrival_time) {  // never backwards, so that input order is time order
+            arrival_ = std::max(arrival_, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+            in.time = arrival_;
+        }
         const std::int64_t t = in.time;
         const std::int64_t wm = ps.watermark(p_.grace_ms);
         if (p_.window.kind == window_kind::session) {
@@ -992,6 +997,7 @@ private:
     std::uint64_t written_ = 0, late_ = 0, closed_ = 0, filtered_ = 0, restored_ = 0;
     std::uint64_t total_entries_ = 0, peak_entries_ = 0;
     double restore_seconds_ = 0;
+    std::int64_t arrival_ = 0;  // the last arrival time given
     bool finished_ = false;
     std::uint64_t entries_at_end_ = 0;  // open windows when the input ended (before partitions are let go)
     progress progress_{o_.common.quiet, "records"};

@@ -400,7 +400,7 @@ void session::loop() {
     const auto commit_every = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double, std::milli>(so_.commit_interval_ms));
     const auto idle_limit = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(so_.idle_timeout_s));
     auto last_record = clock::now(), last_tick = last_record;
-    std::uint64_t seen_at_last_look = 0;
+    std::uint64_t seen_at_last_look = 0, records_at_flush = 0;
     record r;
     while (!signals::stop_requested()) {
         if (options_.limit_reached(records_in_)) break;
@@ -427,6 +427,10 @@ void session::loop() {
         }
         if (consumer_ && pending_ && timed_commits && (got == source::status::idle || now - pending_since_ >= commit_every))
             commit_point();
+        if (!consumer_ && got == source::status::idle && records_in_ != records_at_flush) {
+            records_at_flush = records_in_;
+            commit_point();  // a quiet pipe: what came so far goes out now
+        }
         if (got != source::status::idle) continue;
         if (so_.idle_timeout_s > 0 && now - last_record >= idle_limit) {
             log::info("no records for {:g} s: exiting", so_.idle_timeout_s);
@@ -635,6 +639,7 @@ void session::parallel_loop() {
     take();
     const auto idle_limit = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(so_.idle_timeout_s));
     auto last_record = clock::now(), last_tick = last_record;
+    std::uint64_t records_at_flush = 0;
     record r;
     bool stopped = false;
     while (!(stopped = signals::stop_requested())) {
@@ -659,6 +664,10 @@ void session::parallel_loop() {
         if (got == source::status::idle || now - last_tick >= std::chrono::milliseconds(100)) {
             last_tick = now;
             p.tick();
+        }
+        if (got == source::status::idle && records_in_ != records_at_flush) {
+            records_at_flush = records_in_;
+            commit_point();  // a quiet pipe: what came so far goes out now
         }
         if (got == source::status::idle && so_.idle_timeout_s > 0 && now - last_record >= idle_limit) {
             log::info("no records for {:g} s: exiting", so_.idle_timeout_s);
