@@ -70,19 +70,7 @@ void declare(CLI::App& app, options& o) {
                  "Do not check that the message key is the first --group-by value (you guarantee that every group "
                  "is in one partition)")
         ->group("State");
-    app.add_option("--guarantee", o.guarantee, "Kafka to Kafka: exactly-once (transactions) or at-least-once")
-        ->check(CLI::IsMember({"exactly-once", "at-least-once"}))
-        ->capture_default_str()
-        ->group("Delivery");
-    app.add_option("--commit-interval", o.commit_interval_ms,
-                   "Commit at least every MS milliseconds (and at once when the input runs dry)")
-        ->check(positive)
-        ->capture_default_str()
-        ->group("Delivery");
-    app.add_option("--instance-id", o.instance_id,
-                   "This process in its group (static membership, transactional.id); default: host and a free slot")
-        ->group("Delivery");
-    app.add_option("--idle-timeout", o.idle_timeout, "Exit 0 after S seconds without records")->check(non_negative)->group("Bounds");
+    add_delivery_options(app, o.delivery);
     add_common_options(app, o.common, opts_kafka | opts_consume | opts_bound | opts_errors | opts_report);
     app.footer(
         "Output records: window_start, window_end (ISO-8601 UTC; not with --window none), the group fields, the\n"
@@ -189,20 +177,13 @@ expr::program compile(std::string_view text, std::string_view option) {
 bool kafka_input(const plan& p) { return !p.inputs.empty() && p.inputs.front().is_kafka(); }
 
 session_options session_of(const options& o, const plan& p) {
-    session_options so;
-    so.inputs = p.inputs;
-    so.outputs = {p.output};
-    if (o.common.on_error == on_error_mode::dead_letter) so.outputs.push_back(parse_spec(o.common.dead_letter));
-    if (kafka_input(p)) {
+    std::vector<io_spec> outputs = {p.output};
+    if (kafka_input(p)) {  // the changelog: on the input's cluster, in the transaction
         auto changelog = p.inputs.front();
         changelog.topic = p.changelog;
-        so.outputs.push_back(changelog);
+        outputs.push_back(changelog);
     }
-    so.delivery = o.guarantee == "at-least-once" ? guarantee::at_least_once : guarantee::exactly_once;
-    so.commit_interval_ms = o.commit_interval_ms;
-    so.idle_timeout_s = o.idle_timeout;
-    so.instance_id = o.instance_id;
-    return so;
+    return make_session_options(o.common, o.delivery, p.inputs, std::move(outputs));
 }
 
 }  // namespace
@@ -236,6 +217,9 @@ plan setup(options& o) {
     p.window = parse_window(o.window);
     p.grace_ms = parse_duration_ms(o.grace, "--grace", true);
     p.emit_final = o.emit == "final";
+    if (!p.emit_final && p.window.kind == window_kind::session)
+        throw usage_error("--emit update cannot be used with session windows: a session that merges into another would "
+                          "leave its earlier results behind as windows that do not exist; use --emit final");
     if (!o.time_field.empty() && !o.time.empty()) throw usage_error("--time-field and --time exclude each other");
     const std::string time = !o.time_field.empty() ? o.time_field : o.time;
     if (!time.empty() && time != "@timestamp") p.time = compile(time, o.time_field.empty() ? "--time" : "--time-field");

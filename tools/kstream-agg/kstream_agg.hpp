@@ -6,6 +6,7 @@
 
 #include "ks/cli.hpp"
 #include "ks/expr.hpp"
+#include "ks/session.hpp"
 #include "ks/spec.hpp"
 
 #include <CLI/CLI.hpp>
@@ -33,10 +34,7 @@ struct options {
     std::uint64_t max_keys = 1'000'000;
     std::string changelog;  // default GROUP-changelog
     bool no_key_check = false;
-    std::string guarantee = "exactly-once";
-    double commit_interval_ms = 100;
-    double idle_timeout = 0;
-    std::string instance_id;
+    delivery_options delivery;
 };
 
 enum class window_kind : std::uint8_t { none, tumbling, hopping, session };

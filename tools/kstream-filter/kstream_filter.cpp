@@ -39,19 +39,7 @@ void declare(CLI::App& app, options& o) {
     app.add_option("--on", o.on, "The join: 'FIELD=COLUMN', a record field and the table's column")->group("Records");
     app.add_flag("--inner", o.inner, "Drop records the table has no row for (default: keep them, nulls)")->group("Records");
     app.add_option("--key", o.key, "The output message key: EXPR (default: the input key)")->group("Records");
-    app.add_option("--guarantee", o.guarantee, "Kafka to Kafka: exactly-once (transactions) or at-least-once")
-        ->check(CLI::IsMember({"exactly-once", "at-least-once"}))
-        ->capture_default_str()
-        ->group("Delivery");
-    app.add_option("--commit-interval", o.commit_interval_ms,
-                   "Commit at least every MS milliseconds (and at once when the input runs dry)")
-        ->check(positive)
-        ->capture_default_str()
-        ->group("Delivery");
-    app.add_option("--instance-id", o.instance_id,
-                   "This process in its group (static membership, transactional.id); default: host and a free slot")
-        ->group("Delivery");
-    app.add_option("--idle-timeout", o.idle_timeout, "Exit 0 after S seconds without records")->check(non_negative)->group("Bounds");
+    add_delivery_options(app, o.delivery);
     add_common_options(app, o.common, opts_kafka | opts_consume | opts_bound | opts_errors | opts_report);
     app.footer(
         "Order per record: --lookup, --where, --select or --drop, --set (in order), --key. Names refer\n"
@@ -68,15 +56,7 @@ void declare(CLI::App& app, options& o) {
 namespace {
 
 session_options session_of(const options& o, const plan& p) {
-    session_options so;
-    so.inputs = p.inputs;
-    so.outputs = {p.output};
-    if (o.common.on_error == on_error_mode::dead_letter) so.outputs.push_back(parse_spec(o.common.dead_letter));
-    so.delivery = o.guarantee == "at-least-once" ? guarantee::at_least_once : guarantee::exactly_once;
-    so.commit_interval_ms = o.commit_interval_ms;
-    so.idle_timeout_s = o.idle_timeout;
-    so.instance_id = o.instance_id;
-    return so;
+    return make_session_options(o.common, o.delivery, p.inputs, {p.output});
 }
 
 expr::program compile(std::string_view text, std::string_view option) {

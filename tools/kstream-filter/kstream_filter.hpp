@@ -2,6 +2,7 @@
 
 #include "ks/cli.hpp"
 #include "ks/expr.hpp"
+#include "ks/session.hpp"
 #include "ks/spec.hpp"
 
 #include <cstdint>
@@ -21,10 +22,7 @@ struct options {
     std::string lookup, on;
     bool inner = false;
     std::string key;
-    std::string guarantee = "exactly-once";
-    double commit_interval_ms = 100;
-    double idle_timeout = 0;
-    std::string instance_id;
+    delivery_options delivery;
 };
 
 // One output field: a name and the expression that computes it.

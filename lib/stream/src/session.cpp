@@ -87,6 +87,35 @@ void session::guarded(F&& f) {
     }
 }
 
+void add_delivery_options(CLI::App& app, delivery_options& d) {
+    app.add_option("--guarantee", d.guarantee, "Kafka to Kafka: exactly-once (transactions) or at-least-once")
+        ->check(CLI::IsMember({"exactly-once", "at-least-once"}))
+        ->capture_default_str()
+        ->group("Delivery");
+    app.add_option("--commit-interval", d.commit_interval_ms,
+                   "Commit at least every MS milliseconds (and at once when the input runs dry)")
+        ->check(positive)
+        ->capture_default_str()
+        ->group("Delivery");
+    app.add_option("--instance-id", d.instance_id,
+                   "This process in its group (static membership, transactional.id); default: host and a free slot")
+        ->group("Delivery");
+    app.add_option("--idle-timeout", d.idle_timeout_s, "Exit 0 after S seconds without records")->check(non_negative)->group("Bounds");
+}
+
+session_options make_session_options(const common_options& options, const delivery_options& d,
+                                     std::vector<io_spec> inputs, std::vector<io_spec> outputs) {
+    session_options so;
+    so.inputs = std::move(inputs);
+    so.outputs = std::move(outputs);
+    if (options.on_error == on_error_mode::dead_letter) so.outputs.push_back(parse_spec(options.dead_letter));
+    so.delivery = d.guarantee == "at-least-once" ? guarantee::at_least_once : guarantee::exactly_once;
+    so.commit_interval_ms = d.commit_interval_ms;
+    so.idle_timeout_s = d.idle_timeout_s;
+    so.instance_id = d.instance_id;
+    return so;
+}
+
 session::session(const common_options& options, session_options so) : options_(options), so_(std::move(so)) {
     check_session(options_, so_);
     const bool transactional = wants_transactions(so_);

@@ -94,6 +94,20 @@ struct session_options {
     property_list consumer_defaults;  // the tool's consumer properties (before -X)
 };
 
+// The options of every tool that runs a Kafka-to-Kafka session: --guarantee, --commit-interval,
+// --instance-id (group "Delivery") and --idle-timeout (group "Bounds").
+struct delivery_options {
+    std::string guarantee = "exactly-once";
+    double commit_interval_ms = 100;
+    std::string instance_id;
+    double idle_timeout_s = 0;
+};
+void add_delivery_options(CLI::App& app, delivery_options& d);
+// A session's options from them, with the tool's inputs and outputs (the dead-letter output is
+// added when --on-error dead-letter).
+session_options make_session_options(const common_options& options, const delivery_options& d,
+                                     std::vector<io_spec> inputs, std::vector<io_spec> outputs);
+
 // Checks a session's options without opening anything (a tool's setup): the inputs, and that an
 // exactly-once output is on the input's cluster. Throws usage_error.
 void check_session(const common_options& options, const session_options& so);
