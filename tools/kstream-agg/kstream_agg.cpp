@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
@@ -313,16 +314,27 @@ bool get_view(std::string_view& in, std::string_view& s) {
 }
 
 void encode(const prepared& p, std::string& out) {
-    out.clear();
-    agg::put_i64(out, p.time);
-    agg::put_str(out, p.group);
+    // One allocation-free pass: the size first, then plain copies (this runs for every record).
+    size_t n = 16 + p.group.size();
+    for (const auto& in : p.inputs) n += 1 + (in.present ? 25 + in.json.size() : 0);
+    out.resize(n);
+    char* w = out.data();
+    const auto put = [&w](const void* src, size_t len) {
+        std::memcpy(w, src, len);
+        w += len;
+    };
+    const auto put_i64 = [&put](std::int64_t v) { put(&v, 8); };
+    put_i64(p.time);
+    put_i64(static_cast<std::int64_t>(p.group.size()));
+    put(p.group.data(), p.group.size());
     for (const auto& in : p.inputs) {
-        out.push_back(static_cast<char>((in.present ? 1 : 0) | (in.is_integer ? 2 : 0)));
+        *w++ = static_cast<char>((in.present ? 1 : 0) | (in.is_integer ? 2 : 0));
         if (!in.present) continue;
-        agg::put_i64(out, in.integer);
-        agg::put_f64(out, in.number);
-        out.push_back(static_cast<char>(in.rank));
-        agg::put_str(out, in.json);
+        put_i64(in.integer);
+        put(&in.number, 8);
+        *w++ = static_cast<char>(in.rank);
+        put_i64(static_cast<std::int64_t>(in.json.size()));
+        put(in.json.data(), in.json.size());
     }
 }
 
