@@ -14,7 +14,11 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -332,4 +336,63 @@ TEST_CASE("cli: csv2kafka exits 0 when the reader downstream closes the pipe", "
     CHECK(r.exit_code == 0);
     CHECK(r.err.empty());
     CHECK(first_line(r.out) == "{\"id\":0,\"name\":\"sensor-0\",\"value\":1.25}");
+}
+
+TEST_CASE("cli: non-finite or negative bounds exit 2, in every tool", "[cli]") {
+    for (const char* tool : {"csv2kafka", "kbatch-dump", "kstream-filter", "kstream-agg"})
+        for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+                 {"--duration", "inf"}, {"--duration", "nan"}, {"--duration", "-1"}, {"--limit", "-5"}, {"--limit", "x"}}) {
+            INFO(tool << " " << option << " " << value);
+            auto r = run({tool, option, value});
+            CHECK(r.exit_code == 2);
+            check_error_lines(r, tool);
+            CHECK_THAT(first_line(r.err), Catch::Contains(option));
+        }
+}
+
+TEST_CASE("cli: a huge --duration means no limit: the whole input is read", "[cli]") {
+    for (const char* duration : {"1e10", "1e300"}) {
+        INFO(duration);
+        auto r = run({"csv2kafka", "--duration", duration}, {.stdin_data = "a,b\n1,x\n2,\n"});
+        CHECK(r.exit_code == 0);
+        CHECK(r.err.empty());
+        CHECK(r.out == "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":null}\n");
+    }
+}
+
+TEST_CASE("cli: a huge --idle-timeout means no limit: kstream-filter reads its input to the end", "[cli]") {
+    auto r = run({"kstream-filter", "--idle-timeout", "1e10", "--where", "a > 1"}, {.stdin_data = "{\"a\":1}\n{\"a\":2}\n"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "{\"a\":2}\n");
+}
+
+TEST_CASE("cli: seconds_span turns huge and non-finite seconds into 31 years, without overflow", "[cli]") {
+    using namespace std::chrono;
+    CHECK(ks::seconds_span(1.5) == duration_cast<steady_clock::duration>(milliseconds(1500)));
+    CHECK(ks::seconds_span(-3) == steady_clock::duration::zero());
+    for (double huge : {1e10, 1e300, std::numeric_limits<double>::infinity()})
+        CHECK(ks::seconds_span(huge) == duration_cast<steady_clock::duration>(seconds(1'000'000'000)));
+    CHECK(steady_clock::now() + ks::seconds_span(1e300) > steady_clock::now());
+}
+
+TEST_CASE("cli: an output that is an input file exits 2 and leaves the input as it was", "[cli]") {
+    ks_test::temp_dir dir;
+    const std::string csv_text = "a,b\n1,x\n";
+    const auto csv = dir.write("t.csv", csv_text);
+    auto r = run({"csv2kafka", csv, "-o", csv});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(first_line(r.err), Catch::Contains("the output is the input file"));
+    const std::string jsonl_text = "{\"a\":1}\n";
+    const auto jsonl = dir.write("t.jsonl", jsonl_text);
+    for (const char* tool : {"kstream-filter", "kstream-agg"}) {
+        INFO(tool);
+        std::vector<std::string> args = {tool, "-i", dir.child("*.jsonl"), "-o", jsonl};
+        if (std::string(tool) == "kstream-agg") args.insert(args.end(), {"--agg", "n=count()"});
+        auto t = run(args);
+        CHECK(t.exit_code == 2);
+        CHECK_THAT(first_line(t.err), Catch::Contains("the output is the input file"));
+    }
+    std::ifstream a(csv), b(jsonl);
+    CHECK(std::string(std::istreambuf_iterator<char>(a), {}) == csv_text);
+    CHECK(std::string(std::istreambuf_iterator<char>(b), {}) == jsonl_text);
 }

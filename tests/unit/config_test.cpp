@@ -155,3 +155,18 @@ TEST_CASE("make_kafka_settings: a malformed -X is a usage error", "[config]") {
     CHECK_THROWS_AS(ks::make_kafka_settings(o), ks::usage_error);
     CHECK_THROWS_WITH(ks::make_kafka_settings(o), "-X: expected prop=value, got 'acks'");
 }
+
+TEST_CASE("parse_spec: a topic name Kafka would refuse is a usage error at once", "[config][spec]") {
+    for (const char* bad : {"kafka:bad topic", "kafka:a/b", "kafka:.", "kafka:..", "kafka://h:1/t!", "kafka:caf\xc3\xa9"}) {
+        INFO(bad);
+        CHECK_THROWS_AS(ks::parse_spec(bad), ks::usage_error);
+    }
+    CHECK_THROWS_WITH(ks::parse_spec("kafka:bad topic"),
+                      "'kafka:bad topic': 'bad topic' is not a valid topic name (1 to 249 letters, digits, '.', '_' or '-')");
+    CHECK_THROWS_AS(ks::parse_spec("kafka:" + std::string(250, 'a')), ks::usage_error);
+    for (const char* good : {"kafka:traffic_busy", "kafka:velib-projet.v2", "kafka://h:1/A-b_c.9"}) {
+        INFO(good);
+        CHECK_NOTHROW(ks::parse_spec(good));
+    }
+    CHECK_NOTHROW(ks::parse_spec("kafka:" + std::string(249, 'a')));
+}

@@ -524,7 +524,13 @@ void setup(options& o) {
     for (const auto& input : o.inputs)
         if (parse_spec(input).is_kafka())
             throw usage_error(fmt::format("-i {}: csv2kafka reads files and standard input (a topic is read by kstream-filter)", input));
-    parse_spec(o.output);
+    {
+        std::vector<io_spec> inputs;
+        for (const auto& input : o.inputs) inputs.push_back(parse_spec(input));
+        check_output_is_not_input(inputs, parse_spec(o.output));
+        if (o.common.on_error == on_error_mode::dead_letter && !o.common.dead_letter.empty())
+            check_output_is_not_input(inputs, parse_spec(o.common.dead_letter));
+    }
     const auto stdin_inputs = std::count(o.inputs.begin(), o.inputs.end(), "-");
     if (stdin_inputs > 1) throw usage_error("standard input (-) can be read only once");
     if (o.loop && stdin_inputs > 0) throw usage_error("--loop needs files: standard input cannot be read twice");

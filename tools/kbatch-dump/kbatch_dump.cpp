@@ -211,8 +211,7 @@ public:
         catch_up();
         progress_.update(consumed_);
         if (o_.batch_seconds <= 0) return;
-        const auto age = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            std::chrono::duration<double>(o_.batch_seconds));
+        const auto age = seconds_span(o_.batch_seconds);
         const auto now = std::chrono::steady_clock::now();
         for (auto it = open_.begin(); it != open_.end();) {
             auto tp = (it++)->first;

@@ -34,6 +34,7 @@ CLI::Validator number_at_least(double low, bool inclusive, const char* descripti
             } catch (const std::exception&) {
                 return fmt::format("'{}' is not a number", text);
             }
+            if (!std::isfinite(v)) return fmt::format("'{}' is not a finite number", text);
             if (inclusive ? v < low : v <= low) return fmt::format("'{}' must be a number {}", text, description);
             return {};
         },
@@ -75,10 +76,12 @@ void add_common_options(CLI::App& app, common_options& o, unsigned groups) {
             ->group("Consuming");
     }
     if (groups & opts_bound) {
-        app.add_option("--duration", o.duration_s, "Stop after SECONDS (exit 0)")
+        app.add_option("--duration", o.duration_s, "Stop after SECONDS (exit 0; 0 = no limit)")
             ->group("Bounds")
             ->check(non_negative);
-        app.add_option("--limit", o.limit, "Stop after N records (exit 0)")->group("Bounds");
+        app.add_option("--limit", o.limit, "Stop after N records (exit 0; 0 = no limit)")
+            ->group("Bounds")
+            ->check(non_negative);
     }
     if (groups & opts_rate) {
         app.add_option("--rate", o.rate, "Records per second, evenly spaced (0 = as fast as possible)")
@@ -202,6 +205,12 @@ std::int64_t parse_duration_ms(std::string_view text, std::string_view option, b
     if (end == t.c_str() || scale == 0 || !std::isfinite(ms) || ms < 1 || ms > 1e15)
         throw usage_error(fmt::format("{}: '{}' is not a duration (examples: 500ms, 30s, 5m, 2h, 1d)", option, text));
     return static_cast<std::int64_t>(std::llround(ms));
+}
+
+std::chrono::steady_clock::duration seconds_span(double seconds) {
+    constexpr double longest = 1e9;  // 31 years: "no limit", and far from the clock's overflow
+    const double s = std::isfinite(seconds) ? std::clamp(seconds, 0.0, longest) : longest;
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
 }
 
 }  // namespace ks

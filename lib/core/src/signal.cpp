@@ -1,5 +1,7 @@
 #include "ks/signal.hpp"
 
+#include "ks/cli.hpp"
+
 #include <csignal>
 
 #include <atomic>
@@ -43,8 +45,7 @@ void stop_after(double seconds) {
         stop_at_ns = 0;
         return;
     }
-    const auto at = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    const auto at = std::chrono::steady_clock::now() + seconds_span(seconds);
     stop_at_ns = at.time_since_epoch().count();
 }
 bool abort_requested() { return signal_count.load() > 1; }

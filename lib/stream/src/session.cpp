@@ -68,6 +68,7 @@ std::string host_slot_instance(const std::string& group, int& lock_fd) {
 
 void check_session(const common_options& options, const session_options& so) {
     check_inputs(so.inputs, options);
+    for (const auto& out : so.outputs) check_output_is_not_input(so.inputs, out);
     if (!wants_transactions(so)) return;
     for (const auto& out : so.outputs)
         if (out.is_kafka() && out.brokers != so.inputs.front().brokers)
@@ -426,8 +427,8 @@ void session::run(processor& p) {
 void session::loop() {
     processor& p = *processor_;
     const bool timed_commits = so_.commit_interval_ms > 0;
-    const auto commit_every = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double, std::milli>(so_.commit_interval_ms));
-    const auto idle_limit = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(so_.idle_timeout_s));
+    const auto commit_every = seconds_span(so_.commit_interval_ms / 1000);
+    const auto idle_limit = seconds_span(so_.idle_timeout_s);
     auto last_record = clock::now(), last_tick = last_record;
     std::uint64_t seen_at_last_look = 0, records_at_flush = 0;
     record r;
@@ -666,7 +667,7 @@ void session::parallel_loop() {
         take();
     };
     take();
-    const auto idle_limit = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(so_.idle_timeout_s));
+    const auto idle_limit = seconds_span(so_.idle_timeout_s);
     auto last_record = clock::now(), last_tick = last_record;
     std::uint64_t records_at_flush = 0;
     record r;

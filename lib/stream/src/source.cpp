@@ -5,6 +5,7 @@
 #include "ks/log.hpp"
 
 #include <glob.h>
+#include <sys/stat.h>
 
 #include <fmt/core.h>
 
@@ -145,6 +146,27 @@ void check_inputs(const std::vector<io_spec>& inputs, const common_options& o) {
         for (const auto& s : inputs)
             if (s.brokers != inputs.front().brokers)
                 throw usage_error("-i: the topics must be on one cluster (the same brokers)");
+    }
+}
+
+void check_output_is_not_input(const std::vector<io_spec>& inputs, const io_spec& output) {
+    if (output.is_kafka() || output.is_stdio()) return;
+    struct stat out {};
+    if (::stat(output.path.c_str(), &out) != 0) return;  // a new file: nothing to protect
+    for (const auto& spec : inputs) {
+        if (spec.is_kafka() || spec.is_stdio()) continue;
+        std::vector<std::string> paths;
+        try {
+            paths = expand(spec);
+        } catch (const runtime_failure&) {
+            continue;  // reported when the inputs are opened
+        }
+        for (const auto& path : paths) {
+            struct stat in {};
+            if (::stat(path.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+                throw usage_error(fmt::format("-o {}: the output is the input file {}: writing it would destroy it",
+                                              output.text, path));
+        }
     }
 }
 

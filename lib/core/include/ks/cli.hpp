@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -79,6 +80,10 @@ int run_tool(CLI::App& app, int argc, char** argv, common_options& options,
 // usage_error naming `option` (a negative, zero, non-finite or unknown-unit duration).
 // allow_zero: 0 (in any unit) is a valid answer too.
 std::int64_t parse_duration_ms(std::string_view text, std::string_view option, bool allow_zero = false);
+
+// An option's seconds as a span of the steady clock. Anything beyond 1e9 s (31 years) counts as
+// 1e9 s: a very large --duration or --idle-timeout means "no limit" and never overflows.
+std::chrono::steady_clock::duration seconds_span(double seconds);
 
 // Footer shared by every --help: the exit codes.
 extern const char* const exit_codes_help;

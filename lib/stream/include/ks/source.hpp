@@ -47,4 +47,8 @@ std::unique_ptr<source> open_source(const std::vector<io_spec>& inputs, const co
 // Checks the -i specs without opening anything (a tool's setup).
 void check_inputs(const std::vector<io_spec>& inputs, const common_options& options);
 
+// Refuses (usage_error) a file output that is one of the input files (same device and inode,
+// globs expanded): opening the output truncates it before it is read. Opens nothing.
+void check_output_is_not_input(const std::vector<io_spec>& inputs, const io_spec& output);
+
 }  // namespace ks
