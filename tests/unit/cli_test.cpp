@@ -396,3 +396,32 @@ TEST_CASE("cli: an output that is an input file exits 2 and leaves the input as 
     CHECK(std::string(std::istreambuf_iterator<char>(a), {}) == csv_text);
     CHECK(std::string(std::istreambuf_iterator<char>(b), {}) == jsonl_text);
 }
+
+TEST_CASE("cli: csv2kafka refuses a header that is not valid UTF-8 under every --on-error, naming file:1", "[cli]") {
+    ks_test::temp_dir dir;
+    const auto csv = dir.write("h.csv", "a\xff,b\n1,2\n");
+    for (const char* mode : {"fail", "skip", "dead-letter"}) {
+        INFO(mode);
+        std::vector<std::string> args = {"csv2kafka", csv, "--on-error", mode};
+        if (std::string(mode) == "dead-letter") args.insert(args.end(), {"--dead-letter", dir.child("dl.jsonl")});
+        auto r = run(args);
+        CHECK(r.exit_code == 65);
+        CHECK(r.out.empty());
+        CHECK_THAT(first_line(r.err), Catch::Contains("h.csv:1: header row: a column name is not valid UTF-8"));
+    }
+}
+
+TEST_CASE("cli: csv2kafka refuses a file with CR-only line endings instead of reading no rows", "[cli]") {
+    ks_test::temp_dir dir;
+    const auto csv = dir.write("cr.csv", "a,b\r1,2\r3,4\r");
+    auto r = run({"csv2kafka", csv});
+    CHECK(r.exit_code == 65);
+    CHECK(r.out.empty());
+    CHECK_THAT(first_line(r.err), Catch::Contains("cr.csv:1: header row: it holds a carriage return"));
+    CHECK_THAT(first_line(r.err), Catch::Contains("CR-only (old Mac) line endings"));
+    // CRLF files are read as they always were.
+    const auto crlf = dir.write("crlf.csv", "a,b\r\n1,2\r\n");
+    auto ok = run({"csv2kafka", crlf});
+    CHECK(ok.exit_code == 0);
+    CHECK(ok.out == "{\"a\":1,\"b\":2}\n");
+}

@@ -318,6 +318,7 @@ private:
                 if (comma == std::string::npos) break;
                 start = comma + 1;
             }
+            if (!json::valid_utf8(o_.columns)) throw usage_error("--columns: not valid UTF-8");
             std::vector<std::string> notes;
             names = csv::header_names(given, notes);
             for (const auto& n : notes) log::warn("--columns: {}", n);
@@ -329,6 +330,18 @@ private:
             }
             if (r == csv::reader::result::bad)
                 throw data_error(fmt::format("{}:{}: header row: {}", rd->name(), rec.line, why));
+            // A carriage return inside the header line: a file with CR-only (old Mac) line endings,
+            // read as one long line. Refused rather than read as a header and no rows.
+            if (rec.raw.find('\r') != std::string_view::npos)
+                throw data_error(fmt::format("{}:{}: header row: it holds a carriage return: the file seems to have "
+                                             "CR-only (old Mac) line endings, which are not read; convert them first: "
+                                             "tr '\\r' '\\n' < {} > NEW.csv",
+                                             rd->name(), rec.line, rd->name()));
+            // Column names become the keys of every record: not a bad row to skip, the whole input
+            // would be invalid JSON (under every --on-error).
+            for (const auto& f : rec.fields)
+                if (!json::valid_utf8(f))
+                    throw data_error(fmt::format("{}:{}: header row: a column name is not valid UTF-8", rd->name(), rec.line));
             std::vector<std::string> notes;
             names = csv::header_names(rec.fields, notes);
             for (const auto& n : notes) log::warn("{}: {}", rd->name(), n);
