@@ -33,12 +33,14 @@ unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
 # The whole suite (unit-asan: the unit tests) built with AddressSanitizer and UBSan, in its own
-# build directory. Any report fails the test that caused it.
+# build directory. Any report fails the test that caused it. -O1 -g1: sanitizers need no more,
+# and it halves the build (Catch2 files took 107 s each at -O2 -g, 51 s at -O1 -g1).
 ASAN_BUILD ?= build-asan
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 asan-build: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKS_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DKS_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 test-asan: asan-build
