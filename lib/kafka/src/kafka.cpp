@@ -982,7 +982,6 @@ int ensure_topic(const kafka_settings& settings, const std::string& topic, int p
 void read_partitions(const kafka_settings& settings, const std::string& topic, const std::vector<std::int32_t>& partitions,
                      const std::function<void(const rd_kafka_message_t*)>& f) {
     if (partitions.empty()) return;
-    const auto t0 = now_ms();
     plain_handle h(settings, RD_KAFKA_CONSUMER,
                    {{"group.id", "kstream-restore"},  // required by the API; nothing is committed
                     {"enable.auto.commit", "false"},
@@ -1008,16 +1007,13 @@ void read_partitions(const kafka_settings& settings, const std::string& topic, c
         open.insert(p);
     }
     if (open.empty()) return;
-    log::debug("read_partitions: watermarks after {} ms", now_ms() - t0);
     if (auto err = rd_kafka_assign(h.rk, list.get())) throw runtime_failure(fmt::format("assign {}: {}", topic, rd_kafka_err2str(err)));
-    bool first = true;
     while (!open.empty()) {
         if (signals::abort_requested()) throw error(exit_ok, "interrupted while reading " + topic);
         h.state.check(h.rk, settings.timeout_s, settings.brokers);
         message_ptr m(rd_kafka_consumer_poll(h.rk, 200));
         if (!m) continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            log::debug("read_partitions: end of [{}] after {} ms", m->partition, now_ms() - t0);
             open.erase(m->partition);
             continue;
         }
@@ -1025,8 +1021,6 @@ void read_partitions(const kafka_settings& settings, const std::string& topic, c
             h.state.on_error(h.rk, m->err, rd_kafka_message_errstr(m.get()));
             continue;
         }
-        if (first) log::debug("read_partitions: first message after {} ms", now_ms() - t0);
-        first = false;
         f(m.get());
     }
     rd_kafka_assign(h.rk, nullptr);
