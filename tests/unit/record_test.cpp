@@ -162,3 +162,58 @@ TEST_CASE("object_writer: a record that cannot be read is reported, not half cop
     CHECK(ks::copy_fields(reader, r, w, [](const ks::raw_field&) { return false; }) == ks::json_status::invalid);
     CHECK(reader.error_text().starts_with("invalid JSON: "));
 }
+
+namespace {
+
+// batch_parser over records laid out as a work batch lays them out: each followed by a newline,
+// padding after all. Returns the first key of each object it gave, in order.
+std::vector<std::string> batch_keys(const std::vector<std::string>& records) {
+    std::string text;
+    std::vector<std::pair<size_t, size_t>> at;
+    for (const auto& r : records) {
+        at.emplace_back(text.size(), r.size());
+        text += r;
+        text += '\n';
+    }
+    const size_t used = text.size();
+    text.append(simdjson::SIMDJSON_PADDING, ' ');
+    ks::batch_parser parser;
+    std::vector<std::string> keys;
+    const size_t n = parser.parse(
+        std::string_view(text.data(), used), records.size(), [&](size_t i) { return at[i].first; },
+        [&](size_t i) { return at[i].second; },
+        [&](size_t i, const simdjson::dom::object& object) {
+            CHECK(i == keys.size());
+            keys.emplace_back(object.begin().key());
+        });
+    CHECK(n == keys.size());
+    return keys;
+}
+
+}  // namespace
+
+TEST_CASE("batch_parser: records that are exactly one object each parse as one batch", "[record]") {
+    CHECK(batch_keys({R"({"a":1})", R"(  {"b":[1,{"x":"}"}]}  )", "\t{\"c\":\"\\u00e9\"}\r"}) ==
+          std::vector<std::string>{"a", "b", "c"});
+    CHECK(batch_keys({}).empty());
+}
+
+TEST_CASE("batch_parser: stops at the first record that is not exactly one object", "[record]") {
+    using keys = std::vector<std::string>;
+    // One document over two records: not taken (alone, each of them is invalid).
+    CHECK(batch_keys({R"({"a":)", R"(1})", R"({"b":2})"}).empty());
+    CHECK(batch_keys({R"({"z":0})", R"({"a":)", R"(1} {"b":2})"}) == keys{"z"});
+    // Two documents on one line, or text after the object.
+    CHECK(batch_keys({R"({"a":1} {"b":2})", R"({"c":3})"}).empty());
+    CHECK(batch_keys({R"({"a":1})", R"({"b":2} x)", R"({"c":3})"}) == keys{"a"});
+    // Not an object, invalid JSON, a blank record.
+    CHECK(batch_keys({R"({"a":1})", "[1]", R"({"c":3})"}) == keys{"a"});
+    CHECK(batch_keys({R"({"a":1})", "7", R"({"c":3})"}) == keys{"a"});
+    CHECK(batch_keys({R"({"a":1})", R"({"b":})", R"({"c":3})"}) == keys{"a"});
+    CHECK(batch_keys({R"({"a":1})", "", R"({"c":3})"}) == keys{"a"});
+    // An unclosed string changes what every later quote means: nothing after it is taken.
+    const auto unclosed = batch_keys({R"({"a":1})", R"({"b":"x})", R"({"c":"y"})", R"({"d":"}")"});
+    CHECK(unclosed.size() <= 1);
+    // Invalid UTF-8 anywhere fails the whole batch: each record is then parsed alone.
+    CHECK(batch_keys({R"({"a":1})", "{\"b\":\"\xff\"}", R"({"c":3})"}).empty());
+}

@@ -268,10 +268,52 @@ std::string entry_key(std::string_view group, std::int64_t start) {
     return k;
 }
 
+// The state's index is keyed by entry_key's bytes; a record looks its entry up by group and start,
+// with the group's hash computed on a worker thread, so the reading thread neither builds the key
+// nor hashes the group again.
+std::uint64_t group_hash(std::string_view group) { return std::hash<std::string_view>{}(group); }
+
+std::size_t entry_hash_of(std::uint64_t group_hash, std::int64_t start) {
+    std::uint64_t h = group_hash ^ (static_cast<std::uint64_t>(start) * 0x9e3779b97f4a7c15ULL);
+    h ^= h >> 29;
+    return static_cast<std::size_t>(h);
+}
+
+struct entry_ref {
+    std::string_view group;
+    std::int64_t start = 0;
+    std::size_t hash = 0;
+};
+
+std::int64_t start_of_key(std::string_view key) {
+    std::uint64_t v = 0;
+    for (size_t i = key.size() - 8; i < key.size(); ++i) v = (v << 8) | static_cast<unsigned char>(key[i]);
+    return static_cast<std::int64_t>(v);
+}
+
+struct entry_hash {
+    using is_transparent = void;
+    std::size_t operator()(const std::string& key) const {
+        if (key.size() < 9) return std::hash<std::string>{}(key);  // not an entry key (never looked up by ref)
+        return entry_hash_of(group_hash(std::string_view(key).substr(0, key.size() - 9)), start_of_key(key));
+    }
+    std::size_t operator()(const entry_ref& r) const { return r.hash; }
+};
+
+struct entry_equal {
+    using is_transparent = void;
+    bool operator()(const std::string& a, const std::string& b) const { return a == b; }
+    bool operator()(const entry_ref& r, const std::string& key) const {
+        return key.size() == r.group.size() + 9 && std::memcmp(key.data(), r.group.data(), r.group.size()) == 0 &&
+               key[r.group.size()] == '\0' && start_of_key(key) == r.start;
+    }
+    bool operator()(const std::string& key, const entry_ref& r) const { return (*this)(r, key); }
+};
+
 // The state of one input partition (files and stdin: one, numbered -1).
 struct partition_store {
     std::int64_t max_event = no_time;  // the watermark is this minus --grace
-    std::unordered_map<std::string, window_entry> entries;
+    std::unordered_map<std::string, window_entry, entry_hash, entry_equal> entries;
     std::multimap<std::int64_t, std::string> by_end;                    // windows by their end, to close them
     std::unordered_map<std::string, std::set<std::int64_t>> sessions;  // session windows: starts per group
     std::vector<std::string> dirty_keys;  // changed or evicted since the last flush (may repeat)
@@ -301,6 +343,7 @@ struct partition_store {
 struct prepared {
     std::int64_t time = 0;
     std::string_view group;  // in group_buffer, or in the encoded bytes
+    std::uint64_t group_hash = 0;
     std::string group_buffer;
     std::vector<agg::input> inputs;
 };
@@ -315,7 +358,7 @@ bool get_view(std::string_view& in, std::string_view& s) {
 
 void encode(const prepared& p, std::string& out) {
     // One allocation-free pass: the size first, then plain copies (this runs for every record).
-    size_t n = 16 + p.group.size();
+    size_t n = 24 + p.group.size();
     for (const auto& in : p.inputs) n += 1 + (in.present ? 25 + in.json.size() : 0);
     out.resize(n);
     char* w = out.data();
@@ -325,6 +368,7 @@ void encode(const prepared& p, std::string& out) {
     };
     const auto put_i64 = [&put](std::int64_t v) { put(&v, 8); };
     put_i64(p.time);
+    put(&p.group_hash, 8);
     put_i64(static_cast<std::int64_t>(p.group.size()));
     put(p.group.data(), p.group.size());
     for (const auto& in : p.inputs) {
@@ -340,6 +384,8 @@ void encode(const prepared& p, std::string& out) {
 
 void decode(std::string_view in, prepared& p) {
     agg::get_i64(in, p.time);
+    std::memcpy(&p.group_hash, in.data(), 8);
+    in.remove_prefix(8);
     get_view(in, p.group);
     for (auto& i : p.inputs) {
         const auto flags = static_cast<std::uint8_t>(in.front());
@@ -360,6 +406,17 @@ class agg_worker final : public record_worker {
 public:
     agg_worker(const plan& p, bool check_key) : p_(p), check_key_(check_key) {
         prepared_.inputs.resize(p.aggs.size());
+        values_.resize(p.aggs.size());
+        // An argument that an earlier aggregate has too (sum(x) and avg(x)) is evaluated once.
+        for (size_t i = 0; i < p.aggs.size(); ++i) {
+            same_as_.push_back(i);
+            if (!p.aggs[i].argument) continue;
+            for (size_t j = 0; j < i; ++j)
+                if (p.aggs[j].argument && p.aggs[j].argument->text() == p.aggs[i].argument->text()) {
+                    same_as_.back() = j;
+                    break;
+                }
+        }
         parse_time_ = expr::program::compile("parse_time(t)");
         const std::string local = "t";
         parse_time_.bind(std::span<const std::string>(&local, 1));
@@ -409,11 +466,13 @@ public:
                 in.present = true;  // count(): every record
                 continue;
             }
-            expr::value v;
-            if (!ev_.evaluate(*a.argument, ctx_, v, error_)) return false;
+            auto& v = values_[i];
+            if (same_as_[i] != i) v = values_[same_as_[i]];
+            else if (!ev_.evaluate(*a.argument, ctx_, v, error_)) return false;
             if (!agg::make_input(a.function, v, in, error_)) return fail(fmt::format("--agg {}: {}", a.name, error_));
         }
         prepared_.group = g;
+        prepared_.group_hash = group_hash(g);
         return true;
     }
 
@@ -468,6 +527,8 @@ private:
     expr::context ctx_;
     expr::program parse_time_ = expr::program::compile("null");
     prepared prepared_;
+    std::vector<expr::value> values_;  // the aggregates' argument values of this record
+    std::vector<size_t> same_as_;      // the aggregate whose argument value each one reuses
     std::string out_, error_, key_text_;
 };
 
@@ -703,12 +764,16 @@ private:
             for (const auto& [start, end] : windows_) {
                 if (p_.window.kind != window_kind::none && wm != no_time && end <= wm) continue;  // closed
                 any = true;
-                entry_key(key_, in.group, start);
-                bool created = false;
-                auto& e = entry(ps, key_, start, end, in.group, created);
-                if (created && p_.window.kind != window_kind::none) ps.by_end.emplace(end, key_);
-                add_all(e, in);
-                mark(ps, key_, &e);
+                auto it = ps.entries.find(entry_ref{in.group, start, entry_hash_of(in.group_hash, start)});
+                if (it == ps.entries.end()) {
+                    entry_key(key_, in.group, start);
+                    bool created = false;
+                    entry(ps, key_, start, end, in.group, created);
+                    if (p_.window.kind != window_kind::none) ps.by_end.emplace(end, key_);
+                    it = ps.entries.find(key_);
+                }
+                add_all(it->second, in);
+                mark(ps, it->first, &it->second);
             }
             if (!any) return late(r, t, wm);
         }

@@ -30,6 +30,9 @@ struct record {
     std::int64_t offset = -1;       // Kafka
     std::int64_t timestamp_ms = -1; // Kafka message timestamp; -1 when there is none
     std::uint64_t line = 0;         // files and standard input: the line number
+    // Set by a reader that parsed a whole batch of records at once (session's workers): this
+    // record's object, checked to be exactly its bytes; valid during the call it is passed to.
+    const simdjson::dom::object* parsed = nullptr;
     // "file.jsonl:12", "-:3" or "topic [2] at offset 17": where a bad record is.
     [[nodiscard]] std::string describe() const;
 };
@@ -45,7 +48,13 @@ enum class json_status : std::uint8_t { ok, invalid, not_object };
 class json_parser {
 public:
     json_status parse(std::string_view bytes, bool padded);
-    json_status parse(const record& r) { return parse(r.value, r.padded); }
+    json_status parse(const record& r) {
+        if (r.parsed) {
+            object_ = *r.parsed;
+            return status_ = json_status::ok;
+        }
+        return parse(r.value, r.padded);
+    }
     // The object of the last successful parse, valid until the next parse.
     [[nodiscard]] simdjson::dom::object object() const { return object_; }
     // Why the last parse failed.
@@ -58,6 +67,52 @@ private:
     json_status status_ = json_status::ok;
     simdjson::error_code error_ = simdjson::SUCCESS;
 };
+
+// Parses many records at once: records laid out one per line are read as one stream of JSON
+// documents (one stage 1 for all of them instead of one per record: about a quarter less parsing
+// for small records). A record gets its object only when its document is exactly its bytes,
+// blanks around it aside; from the first record that is not so (invalid JSON anywhere, not an
+// object, two documents on its line, one document over two lines) on, the caller parses each
+// record alone, so bad records are found and worded as always.
+class batch_parser {
+public:
+    // `text` holds the records at [at(i), at(i) + size(i)) for i < count, in order, each followed
+    // by a newline, and simdjson::SIMDJSON_PADDING readable bytes after text. Calls
+    // f(i, const simdjson::dom::object&) for records 0, 1, ... while they parse (the object is
+    // valid during the call); returns how many it did.
+    template <typename At, typename Size, typename F>
+    size_t parse(std::string_view text, size_t count, At&& at, Size&& size, F&& f);
+
+private:
+    simdjson::dom::parser parser_;
+};
+
+template <typename At, typename Size, typename F>
+size_t batch_parser::parse(std::string_view text, size_t count, At&& at, Size&& size, F&& f) {
+    simdjson::dom::document_stream docs;
+    if (count == 0 || parser_.parse_many(text.data(), text.size(), text.size()).get(docs) != simdjson::SUCCESS) return 0;
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    size_t i = 0;
+    for (auto it = docs.begin(); it != docs.end() && i < count; ++it) {
+        simdjson::dom::element doc;
+        simdjson::dom::object object;
+        if ((*it).get(doc) != simdjson::SUCCESS || doc.get_object().get(object) != simdjson::SUCCESS) break;
+        const char* begin = text.data() + at(i);
+        const char* const end = begin + size(i);
+        while (begin < end && blank(*begin)) ++begin;
+        // The document starts where the record's text does and ends inside it, with only blanks
+        // after it: every record before it was exactly one document too, so stage 1 saw this one
+        // as it would alone.
+        const std::string_view source = it.source();
+        if (source.data() != begin || source.size() > static_cast<size_t>(end - begin)) break;
+        const char* rest = begin + source.size();
+        while (rest < end && blank(*rest)) ++rest;
+        if (rest != end) break;
+        f(i, object);
+        ++i;
+    }
+    return i;
+}
 
 // One top-level field of an object as it is written.
 struct raw_field {
