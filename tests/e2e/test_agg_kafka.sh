@@ -464,4 +464,19 @@ assert_results "$hout" "$want" "two members: every window exactly once after the
 assert_at_least 1 "$(stat restored_entries "$(cat "$SCRATCH/a.err")")" "two members: a restored b's open windows"
 echo "two members: $(wc -l <<<"$want") windows; restored by a: $(stat restored_entries "$(cat "$SCRATCH/a.err")"), by b: $(stat restored_entries "$(cat "$SCRATCH/b2.err")")"
 
+# --- Message keys of string groups -------------------------------------------------------------
+# The key is the group's text, unescaped: a quote, a backslash, a tab and an escaped é come out as
+# those characters; a number as its JSON text. One partition, --window none.
+kin=$(new_topic aggkeyin 1)
+kout=$(new_topic aggkeyout 1)
+printf '%s\n' '{"g":"a\"b","v":1}' '{"g":"back\\slash","v":2}' '{"g":"tab\there","v":3}' '{"g":"\u00e9t\u00e9","v":4}' \
+  '{"g":"plain","v":5}' '{"g":7,"v":6}' '{"g":"a\"b","v":10}' > "$SCRATCH/keys.jsonl"
+csv2kafka --input-format jsonl "$SCRATCH/keys.jsonl" -o "kafka:$kin" -q
+run kstream-agg -i "kafka:$kin" -g "keys-$kin" -o "kafka:$kout" --group-by g --agg 's=sum(v)' -e
+assert_eq 0 "$RC" "keys: exit code ($ERR)"
+want=$(printf '%s\n' $'7\t{"g":7,"s":6}' $'a"b\t{"g":"a\\"b","s":11}' $'back\\slash\t{"g":"back\\\\slash","s":2}' \
+  $'plain\t{"g":"plain","s":5}' $'tab\there\t{"g":"tab\\there","s":3}' $'\xc3\xa9t\xc3\xa9\t{"g":"\xc3\xa9t\xc3\xa9","s":4}' | sort)
+await_committed "$kout" 6
+assert_results "$kout" "$want" "keys: unescaped group text as the message key"
+
 finish

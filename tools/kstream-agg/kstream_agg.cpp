@@ -325,6 +325,34 @@ struct partition_store {
 
     [[nodiscard]] std::int64_t watermark(std::int64_t grace) const { return max_event == no_time ? no_time : max_event - grace; }
 
+    // The windows records found last, direct-mapped by their hash: most records find theirs here
+    // without the map's bucket walk and key compare (which reaches the key's own allocation).
+    // Every erase from `entries` forgets its entry first.
+    struct recent_entry {
+        std::size_t hash = 0;
+        window_entry* entry = nullptr;
+        const std::string* key = nullptr;
+    };
+    static constexpr std::size_t recent_slots = 4096;
+    std::vector<recent_entry> recent;
+
+    window_entry* find_recent(std::size_t hash, std::string_view group, std::int64_t start, const std::string*& key) {
+        if (recent.empty()) return nullptr;
+        const auto& r = recent[hash & (recent_slots - 1)];
+        if (!r.entry || r.hash != hash || r.entry->start != start || r.entry->group != group) return nullptr;
+        key = r.key;
+        return r.entry;
+    }
+    void remember(std::size_t hash, window_entry* e, const std::string* key) {
+        if (recent.empty()) recent.resize(recent_slots);
+        recent[hash & (recent_slots - 1)] = {hash, e, key};
+    }
+    void forget(const window_entry& e) {
+        if (recent.empty()) return;
+        auto& r = recent[entry_hash_of(group_hash(e.group), e.start) & (recent_slots - 1)];
+        if (r.entry == &e) r = {};
+    }
+
     void index(const std::string& key, const window_entry& e, bool sessions_too) {
         by_end.emplace(e.end, key);
         if (sessions_too) this->sessions[e.group].insert(e.start);
@@ -764,16 +792,24 @@ private:
             for (const auto& [start, end] : windows_) {
                 if (p_.window.kind != window_kind::none && wm != no_time && end <= wm) continue;  // closed
                 any = true;
-                auto it = ps.entries.find(entry_ref{in.group, start, entry_hash_of(in.group_hash, start)});
-                if (it == ps.entries.end()) {
-                    entry_key(key_, in.group, start);
-                    bool created = false;
-                    entry(ps, key_, start, end, in.group, created);
-                    if (p_.window.kind != window_kind::none) ps.by_end.emplace(end, key_);
-                    it = ps.entries.find(key_);
+                const auto hash = entry_hash_of(in.group_hash, start);
+                const std::string* key = nullptr;
+                window_entry* e = ps.find_recent(hash, in.group, start, key);
+                if (!e) {
+                    auto it = ps.entries.find(entry_ref{in.group, start, hash});
+                    if (it == ps.entries.end()) {
+                        entry_key(key_, in.group, start);
+                        bool created = false;
+                        entry(ps, key_, start, end, in.group, created);
+                        if (p_.window.kind != window_kind::none) ps.by_end.emplace(end, key_);
+                        it = ps.entries.find(key_);
+                    }
+                    e = &it->second;
+                    key = &it->first;
+                    ps.remember(hash, e, key);
                 }
-                add_all(it->second, in);
-                mark(ps, it->first, &it->second);
+                add_all(*e, in);
+                mark(ps, *key, e);
             }
             if (!any) return late(r, t, wm);
         }
@@ -829,6 +865,7 @@ private:
             auto it = ps.entries.find(k);
             for (size_t i = 0; i < p_.aggs.size(); ++i) agg::merge(p_.aggs[i].function, merged.aggs[i], it->second.aggs[i]);
             ps.unindex_end(k, it->second.end);
+            ps.forget(it->second);
             ps.entries.erase(it);
             --total_entries_;
             starts.erase(s);
@@ -859,6 +896,7 @@ private:
                     if (s->second.empty()) ps.sessions.erase(s);
                 }
             }
+            ps.forget(it->second);
             ps.entries.erase(it);
             --total_entries_;
             ++closed_;
@@ -922,6 +960,10 @@ private:
         if (p_.group.size() == 1) {
             if (group == "null") return std::nullopt;
             if (!group.empty() && group.front() == '"') {
+                if (group.find('\\') == std::string::npos) {  // nothing escaped: the text between the quotes
+                    key_out_.assign(group, 1, group.size() - 2);
+                    return key_out_;
+                }
                 // The parser reads objects: the string through a one-field wrapper.
                 wrapped_ = "{\"k\":" + group + "}";
                 if (key_parser_.parse(wrapped_, false) == json_status::ok) {
@@ -982,7 +1024,7 @@ private:
         if (partitions.empty()) return;
         stopwatch watch;
         std::uint64_t records = 0;
-        for (auto part : partitions) parts_[part];
+        for (auto part : partitions) parts_[part].recent.clear();
         read_partitions(settings_, p_.changelog, partitions, [&](const rd_kafka_message_t* m) {
             ++records;
             auto& ps = parts_[m->partition];
@@ -1002,7 +1044,10 @@ private:
                 return;
             }
             if (!m->payload) {
-                ps.entries.erase(k);
+                if (auto it = ps.entries.find(k); it != ps.entries.end()) {
+                    ps.forget(it->second);
+                    ps.entries.erase(it);
+                }
                 return;
             }
             std::string_view v = payload(m);
