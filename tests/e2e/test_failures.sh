@@ -44,10 +44,13 @@ assert_eq 1 "$RC" "ENOTDIR: exit code"
 assert_eq "kbatch-dump: output directory $SCRATCH/file/sub: Not a directory" "$ERR" "ENOTDIR: message"
 
 # A full disk mid-batch (files limited to 100 KB: EFBIG, as root ignores permissions): exit 1
-# with the file named, no offsets committed, no file or temporary file left behind.
+# with the file named, no offsets committed, no file or temporary file left behind, and the
+# --stats summary printed all the same (records read, none written).
 mkdir "$SCRATCH/full"
-run prlimit --fsize=100000 kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -o "$SCRATCH/full" -e
+run prlimit --fsize=100000 kbatch-dump -i "kafka:$topic" -g "dirs-$topic" -o "$SCRATCH/full" -e --stats
 assert_eq 1 "$RC" "full disk: exit code"
+assert_eq "0" "$(stat records_written "$ERR")" "full disk: --stats summary, nothing written"
+assert_at_least 1 "$(stat records_in "$ERR")" "full disk: --stats summary, records read"
 assert_contains "$ERR" "kbatch-dump: writing $SCRATCH/full/.kbatch-dump." "full disk: message names the file"
 assert_contains "$ERR" "File too large" "full disk: message gives the reason"
 assert_eq "" "$(ls -A "$SCRATCH/full")" "full disk: nothing left in the directory"

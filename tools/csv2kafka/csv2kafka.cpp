@@ -249,8 +249,17 @@ public:
             } while (more && o_.loop);
         } catch (const closed_pipe&) {
             log::debug("output closed downstream");
+        } catch (const runtime_failure& e) {
+            // Report what was delivered before the error, then the error itself, with how many of
+            // the messages handed to Kafka are lost with it (README "Guarantees").
+            finish(true);
+            const auto c = sink_->counts();
+            const std::string why = e.what();
+            if (c.written > c.delivered && why.find("messages not delivered") == std::string::npos)
+                throw runtime_failure(fmt::format("{} of {} messages not delivered: {}", c.written - c.delivered, c.written, why));
+            throw;
         } catch (...) {
-            finish(true);  // report what was delivered before the error, then the error itself
+            finish(true);
             throw;
         }
         return finish(false);
@@ -266,6 +275,7 @@ private:
         } catch (const closed_pipe&) {
         } catch (...) {
             if (!failing) throw;
+            c = sink_->counts();  // closing failed too: what the sink knows so far
         }
         if (o_.common.stats) {
             const double secs = clock_.seconds();

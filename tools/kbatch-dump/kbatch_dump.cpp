@@ -454,8 +454,12 @@ int run(options& o) {
         s.run(d);
         if (signals::abort_requested()) log::warn("second signal: open batches dropped, their records will be read again");
         errors.close();
-    } catch (const data_error&) {
-        d.report(o.common.stats);
+    } catch (...) {
+        // The summary on every exit (a full disk, a lost broker, bad data): what was done before.
+        try {
+            d.report(o.common.stats);
+        } catch (...) {
+        }
         throw;
     }
     d.report(o.common.stats);

@@ -60,6 +60,9 @@ rd_kafka_conf_t* build_conf(const kafka_settings& s, const property_list& lib_de
     try {
         set_property(conf, "bootstrap.servers", s.brokers, announce);
         set_property(conf, "log.connection.close", "false", announce);
+        // librdkafka's reconnect backoff grows to 10 s: a broker back from a restart would be seen
+        // up to 10 s late, and that time would count against --timeout (docs/conventions.md).
+        set_property(conf, "reconnect.backoff.max.ms", "1000", announce);
         for (const auto& [k, v] : lib_defaults) set_property(conf, k, v, announce);
         for (const auto& [k, v] : tool_defaults) set_property(conf, k, v, announce);
         for (const auto& [k, v] : s.properties) set_property(conf, k, v, announce);

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A broker restart shorter than --timeout costs nothing: while csv2kafka produces, kstream-filter
+# (exactly once) and kbatch-dump consume, the broker is stopped and started again on the same port
+# and data directory. With the default settings every tool exits 0 and every record arrives
+# exactly once. Then, with the broker gone for good, csv2kafka gives up after --timeout with a
+# line that counts the messages it could not deliver. The test has a broker of its own (the
+# shared one stays up for the other tests).
+source "$(dirname "$0")/lib.sh"
+
+data=$SCRATCH/kafka
+mkdir -p "$data"
+stop_own() { "$KS_ROOT/scripts/kafka-local" stop --data-dir "$data" --purge >/dev/null 2>&1 || true; }
+trap 'stop_own; cleanup' EXIT
+line=$("$KS_ROOT/scripts/kafka-local" start --port 0 --data-dir "$data")
+own=${line#KAFKA_BROKERS=}
+port=${own##*:}
+topic() { KAFKA_BROKERS=$own "$KS_ROOT/scripts/kafka-topic" create "$1" "$2" >/dev/null; }
+# Messages in TOPIC of the own broker (read_committed), one value per line.
+values() { kcat -C -b "$own" -t "$1" -e -q -o beginning -X isolation.level=read_committed -f '%s\n' 2>/dev/null; }
+# TOPIC holds at least N messages (read until N: a read to the end may last as long as a producer).
+count_at_least() { [[ $(timeout 10 kcat -C -b "$own" -t "$1" -o beginning -c "$2" -q -f '%s\n' 2>/dev/null | wc -l) -ge $2 ]]; }
+
+rows=60000
+awk -v n=$rows 'BEGIN { print "id,val"; for (i = 1; i <= n; i++) printf "%d,%d\n", i, (i * 7919) % 1000 }' > "$SCRATCH/rows.csv"
+awk -F, 'NR > 1 { printf "{\"id\":%d,\"val\":%d}\n", $1, $2 }' "$SCRATCH/rows.csv" | sort > "$SCRATCH/want"
+topic in 2
+topic out 2
+mkdir "$SCRATCH/batches"
+
+kstream-filter -i kafka:in -g restart-filter -o kafka:out -b "$own" --where 'id > 0' --limit $rows \
+  2>"$SCRATCH/filter.err" &
+filter=$!
+kbatch-dump -i kafka:in -g restart-dump -o "$SCRATCH/batches" -b "$own" --limit $rows --batch-records 5000 \
+  2>"$SCRATCH/dump.err" &
+dump=$!
+csv2kafka "$SCRATCH/rows.csv" -o kafka:in -b "$own" --rate 5000 --stats 2>"$SCRATCH/producer.err" &
+producer=$!
+BACKGROUND_PIDS+=("$filter" "$dump" "$producer")
+
+# The restart, once records flow (with about 12 s of producing left).
+assert_eventually 60 "records reach the topic before the restart" count_at_least in 1000
+"$KS_ROOT/scripts/kafka-local" stop --data-dir "$data" >/dev/null
+running "$producer" || fail "csv2kafka ended before the broker stopped: no restart was tested"
+sleep 6  # with the broker's start, 10-12 s without a broker, as a restart on this machine
+"$KS_ROOT/scripts/kafka-local" start --port "$port" --data-dir "$data" >/dev/null
+
+# Every process ends by itself (a generous cap for a busy machine: a hang fails here).
+finished() { ! running "$producer" && ! running "$filter" && ! running "$dump"; }
+assert_eventually 240 "producer and consumers end after the restart" finished
+set +e
+wait "$producer"; rcp=$?
+wait "$filter"; rcf=$?
+wait "$dump"; rcd=$?
+set -e
+perr=$(cat "$SCRATCH/producer.err")
+assert_eq "0 0 0" "$rcp $rcf $rcd" "exit codes of csv2kafka, kstream-filter, kbatch-dump ($perr | $(tail -2 "$SCRATCH/filter.err") | $(tail -2 "$SCRATCH/dump.err"))"
+assert_eq "$rows 0" "$(stat delivered "$perr") $(stat failed "$perr")" "csv2kafka: delivered, failed"
+values in | sort > "$SCRATCH/in"
+assert_files_equal "$SCRATCH/want" "$SCRATCH/in" "the input topic: every row exactly once"
+values out | sort > "$SCRATCH/out"
+assert_files_equal "$SCRATCH/want" "$SCRATCH/out" "kstream-filter's output (read_committed): every row exactly once"
+cat "$SCRATCH"/batches/*.jsonl | sort > "$SCRATCH/dumped"
+assert_files_equal "$SCRATCH/want" "$SCRATCH/dumped" "kbatch-dump's files: every row exactly once"
+
+# Giving up: the broker stops for good while csv2kafka sends; after --timeout it exits 1 with one
+# line that counts the messages not delivered among those it had sent.
+topic gone 1
+csv2kafka "$SCRATCH/rows.csv" -o kafka:gone -b "$own" --rate 2000 --timeout 3 2>"$SCRATCH/gone.err" &
+producer=$!
+BACKGROUND_PIDS+=("$producer")
+assert_eventually 60 "records reach the topic before the stop" count_at_least gone 500
+stop_own
+running "$producer" || fail "csv2kafka ended before the broker stopped: nothing was tested"
+ended() { ! running "$producer"; }
+assert_eventually 60 "csv2kafka gives up" ended
+set +e; wait "$producer"; rc=$?; set -e
+err=$(grep -v '^csv2kafka: kafka: ' "$SCRATCH/gone.err" || true)
+assert_eq 1 "$rc" "giving up: exit code ($(tail -3 "$SCRATCH/gone.err"))"
+assert_matches "$err" "^csv2kafka: [1-9][0-9]* of [1-9][0-9]* messages not delivered: cannot reach Kafka at $own for 3 s" \
+  "giving up: the count of messages not delivered, then why"
+
+finish
