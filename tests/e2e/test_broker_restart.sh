@@ -33,11 +33,11 @@ filter=$!
 kbatch-dump -i kafka:in -g restart-dump -o "$SCRATCH/batches" -b "$own" --limit $rows --batch-records 5000 \
   2>"$SCRATCH/dump.err" &
 dump=$!
-csv2kafka "$SCRATCH/rows.csv" -o kafka:in -b "$own" --rate 5000 --stats 2>"$SCRATCH/producer.err" &
+csv2kafka "$SCRATCH/rows.csv" -o kafka:in -b "$own" --rate 4000 --stats 2>"$SCRATCH/producer.err" &
 producer=$!
 BACKGROUND_PIDS+=("$filter" "$dump" "$producer")
 
-# The restart, once records flow (with about 12 s of producing left).
+# The restart, once records flow (with about 15 s of producing left: the stop must come first).
 assert_eventually 60 "records reach the topic before the restart" count_at_least in 1000
 "$KS_ROOT/scripts/kafka-local" stop --data-dir "$data" >/dev/null
 running "$producer" || fail "csv2kafka ended before the broker stopped: no restart was tested"
