@@ -313,7 +313,8 @@ struct entry_equal {
 // The state of one input partition (files and stdin: one, numbered -1).
 struct partition_store {
     std::int64_t max_event = no_time;  // the watermark is this minus --grace
-    std::unordered_map<std::string, window_entry, entry_hash, entry_equal> entries;
+    using entry_map = std::unordered_map<std::string, window_entry, entry_hash, entry_equal>;
+    entry_map entries;
     std::multimap<std::int64_t, std::string> by_end;                    // windows by their end, to close them
     std::unordered_map<std::string, std::set<std::int64_t>> sessions;  // session windows: starts per group
     std::vector<std::string> dirty_keys;  // changed or evicted since the last flush (may repeat)
@@ -324,34 +325,6 @@ struct partition_store {
     std::int64_t idle_base = no_time;     //   and the max event time then
 
     [[nodiscard]] std::int64_t watermark(std::int64_t grace) const { return max_event == no_time ? no_time : max_event - grace; }
-
-    // The windows records found last, direct-mapped by their hash: most records find theirs here
-    // without the map's bucket walk and key compare (which reaches the key's own allocation).
-    // Every erase from `entries` forgets its entry first.
-    struct recent_entry {
-        std::size_t hash = 0;
-        window_entry* entry = nullptr;
-        const std::string* key = nullptr;
-    };
-    static constexpr std::size_t recent_slots = 4096;
-    std::vector<recent_entry> recent;
-
-    window_entry* find_recent(std::size_t hash, std::string_view group, std::int64_t start, const std::string*& key) {
-        if (recent.empty()) return nullptr;
-        const auto& r = recent[hash & (recent_slots - 1)];
-        if (!r.entry || r.hash != hash || r.entry->start != start || r.entry->group != group) return nullptr;
-        key = r.key;
-        return r.entry;
-    }
-    void remember(std::size_t hash, window_entry* e, const std::string* key) {
-        if (recent.empty()) recent.resize(recent_slots);
-        recent[hash & (recent_slots - 1)] = {hash, e, key};
-    }
-    void forget(const window_entry& e) {
-        if (recent.empty()) return;
-        auto& r = recent[entry_hash_of(group_hash(e.group), e.start) & (recent_slots - 1)];
-        if (r.entry == &e) r = {};
-    }
 
     void index(const std::string& key, const window_entry& e, bool sessions_too) {
         by_end.emplace(e.end, key);
@@ -739,24 +712,30 @@ private:
         return *last_store_;
     }
 
-    window_entry& entry(partition_store& ps, const std::string& key, std::int64_t start, std::int64_t end,
-                        std::string_view group, bool& created) {
-        auto it = ps.entries.find(key);
-        created = it == ps.entries.end();
-        if (!created) return it->second;
-        if (total_entries_ >= o_.max_keys)
+    // The entry of `key` (group and start), created if there is none; `created` says which.
+    partition_store::entry_map::iterator entry(partition_store& ps, const std::string& key, std::int64_t start,
+                                               std::int64_t end, std::string_view group, bool& created) {
+        if (total_entries_ >= o_.max_keys) {
+            if (auto it = ps.entries.find(key); it != ps.entries.end()) {
+                created = false;
+                return it;
+            }
             throw runtime_failure(fmt::format(
                 "--max-keys {}: that many groups x windows are open; raise --max-keys, use shorter windows or less "
                 "--grace (closed windows are evicted)",
                 o_.max_keys));
+        }
+        auto [it, inserted] = ps.entries.try_emplace(key);
+        created = inserted;
+        if (!inserted) return it;
         ++total_entries_;
         peak_entries_ = std::max(peak_entries_, total_entries_);
-        auto& e = ps.entries[key];
+        auto& e = it->second;
         e.start = start;
         e.end = end;
         e.group = group;
         e.aggs.resize(p_.aggs.size());
-        return e;
+        return it;
     }
 
     void add_all(window_entry& e, const prepared& in) {
@@ -792,22 +771,15 @@ private:
             for (const auto& [start, end] : windows_) {
                 if (p_.window.kind != window_kind::none && wm != no_time && end <= wm) continue;  // closed
                 any = true;
-                const auto hash = entry_hash_of(in.group_hash, start);
-                const std::string* key = nullptr;
-                window_entry* e = ps.find_recent(hash, in.group, start, key);
-                if (!e) {
-                    auto it = ps.entries.find(entry_ref{in.group, start, hash});
-                    if (it == ps.entries.end()) {
-                        entry_key(key_, in.group, start);
-                        bool created = false;
-                        entry(ps, key_, start, end, in.group, created);
-                        if (p_.window.kind != window_kind::none) ps.by_end.emplace(end, key_);
-                        it = ps.entries.find(key_);
-                    }
-                    e = &it->second;
-                    key = &it->first;
-                    ps.remember(hash, e, key);
+                auto it = ps.entries.find(entry_ref{in.group, start, entry_hash_of(in.group_hash, start)});
+                if (it == ps.entries.end()) {
+                    entry_key(key_, in.group, start);
+                    bool created = false;
+                    it = entry(ps, key_, start, end, in.group, created);
+                    if (p_.window.kind != window_kind::none) ps.by_end.emplace(end, key_);
                 }
+                window_entry* e = &it->second;
+                const std::string* key = &it->first;
                 add_all(*e, in);
                 mark(ps, *key, e);
             }
@@ -865,7 +837,6 @@ private:
             auto it = ps.entries.find(k);
             for (size_t i = 0; i < p_.aggs.size(); ++i) agg::merge(p_.aggs[i].function, merged.aggs[i], it->second.aggs[i]);
             ps.unindex_end(k, it->second.end);
-            ps.forget(it->second);
             ps.entries.erase(it);
             --total_entries_;
             starts.erase(s);
@@ -873,7 +844,7 @@ private:
         }
         entry_key(key_, in.group, start);
         bool created = false;
-        auto& e = entry(ps, key_, start, end, in.group, created);
+        auto& e = entry(ps, key_, start, end, in.group, created)->second;
         e = std::move(merged);
         ps.by_end.emplace(end, key_);
         starts.insert(start);
@@ -896,7 +867,6 @@ private:
                     if (s->second.empty()) ps.sessions.erase(s);
                 }
             }
-            ps.forget(it->second);
             ps.entries.erase(it);
             --total_entries_;
             ++closed_;
@@ -1024,7 +994,6 @@ private:
         if (partitions.empty()) return;
         stopwatch watch;
         std::uint64_t records = 0;
-        for (auto part : partitions) parts_[part].recent.clear();
         read_partitions(settings_, p_.changelog, partitions, [&](const rd_kafka_message_t* m) {
             ++records;
             auto& ps = parts_[m->partition];
@@ -1045,7 +1014,6 @@ private:
             }
             if (!m->payload) {
                 if (auto it = ps.entries.find(k); it != ps.entries.end()) {
-                    ps.forget(it->second);
                     ps.entries.erase(it);
                 }
                 return;
