@@ -253,11 +253,7 @@ public:
             // Report what was delivered before the error, then the error itself, with how many of
             // the messages handed to Kafka are lost with it (README "Guarantees").
             finish(true);
-            const auto c = sink_->counts();
-            const std::string why = e.what();
-            if (c.written > c.delivered && why.find("messages not delivered") == std::string::npos)
-                throw runtime_failure(fmt::format("{} of {} messages not delivered: {}", c.written - c.delivered, c.written, why));
-            throw;
+            throw runtime_failure(undelivered(sink_->counts(), e.what()));
         } catch (...) {
             finish(true);
             throw;

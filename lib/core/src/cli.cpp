@@ -56,11 +56,12 @@ void add_common_options(CLI::App& app, common_options& o, unsigned groups) {
         app.add_option("-F", o.property_files, "Read librdkafka properties from FILE (prop=value lines)")
             ->group("Kafka")
             ->allow_extra_args(false);
-        app.add_option("--timeout", o.timeout_s,
-                       "Seconds the broker may stay unreachable before giving up (exit 1)")
-            ->group("Kafka")
-            ->check(positive)
-            ->capture_default_str();
+        if (!(groups & opts_no_timeout))
+            app.add_option("--timeout", o.timeout_s,
+                           "Seconds the broker may stay unreachable before giving up (exit 1)")
+                ->group("Kafka")
+                ->check(positive)
+                ->capture_default_str();
     }
     if (groups & opts_consume) {
         app.add_option("-g,--group", o.group, "Consumer group id (processes with the same group share partitions)")

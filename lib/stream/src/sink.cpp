@@ -4,6 +4,8 @@
 #include "ks/error.hpp"
 #include "ks/kafka.hpp"
 
+#include <fmt/core.h>
+
 namespace ks {
 
 namespace {
@@ -103,6 +105,12 @@ std::unique_ptr<record_sink> open_sink(const io_spec& spec, const common_options
 
 std::unique_ptr<record_sink> open_topic_sink(producer& shared, const std::string& topic) {
     return std::make_unique<shared_topic_sink>(shared, topic);
+}
+
+std::string undelivered(const sink_counts& c, std::string_view why) {
+    const std::uint64_t lost = c.written > c.delivered ? c.written - c.delivered : 0;
+    if (lost == 0 || why.find("messages not delivered") != std::string_view::npos) return std::string(why);
+    return fmt::format("{} of {} messages not delivered: {}", lost, c.written, why);
 }
 
 }  // namespace ks

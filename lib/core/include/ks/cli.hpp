@@ -52,6 +52,7 @@ enum option_group : unsigned {
     opts_rate = 1u << 3,     // --rate
     opts_errors = 1u << 4,   // --on-error --dead-letter
     opts_report = 1u << 5,   // -v -q --stats
+    opts_no_timeout = 1u << 6,  // with opts_kafka: no --timeout (the tool names the broker's bound itself)
 };
 
 // Option checks with plain messages ("must be a number >= 0").

@@ -23,6 +23,10 @@ struct sink_counts {
     std::string first_error;      // why the first failure happened
 };
 
+// The error of a tool that stops with messages not delivered: "N of M messages not delivered: why"
+// (README "Guarantees"); `why` alone when nothing was lost or it says so already.
+std::string undelivered(const sink_counts& counts, std::string_view why);
+
 class record_sink {
 public:
     virtual ~record_sink() = default;
