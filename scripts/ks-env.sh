@@ -24,3 +24,22 @@ export KAFKA_BROKERS
 ensure_topic() { "$KS_SCRIPTS/kafka-topic" create "$1" "$2" >&2; }
 
 say() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+
+# start_api_fixture: scripts/api-fixture (the recorded Velib and OpenWeatherMap APIs) on a free
+# port of 127.0.0.1, stopped when the script exits; sets API_FIXTURE_URL.
+start_api_fixture() {
+  local url_file
+  url_file=$(mktemp "${TMPDIR:-/tmp}/api-fixture.XXXXXX")
+  python3 "$KS_SCRIPTS/api-fixture" --port 0 "$@" >"$url_file" &
+  API_FIXTURE_PID=$!
+  trap 'kill "$API_FIXTURE_PID" 2>/dev/null || true; rm -f "'"$url_file"'"' EXIT
+  local i
+  for i in $(seq 100); do
+    API_FIXTURE_URL=$(sed -n 's/^API_FIXTURE_URL=//p' "$url_file")
+    [[ -n $API_FIXTURE_URL ]] && break
+    kill -0 "$API_FIXTURE_PID" 2>/dev/null || { echo "${0##*/}: scripts/api-fixture did not start" >&2; exit 1; }
+    sleep 0.1
+  done
+  [[ -n $API_FIXTURE_URL ]] || { echo "${0##*/}: scripts/api-fixture did not start" >&2; exit 1; }
+  export API_FIXTURE_URL
+}

@@ -16,6 +16,10 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -38,6 +42,9 @@ void declare(CLI::App& app, options& o) {
     app.add_option("--where", o.where, "Keep the records for which EXPR is true")->group("Records");
     app.add_option("--dedupe", o.dedupe,
                    "Publish a record only when it changed since the last poll of its EXPR value (its id)")
+        ->group("Records");
+    app.add_option("--dedupe-state", o.dedupe_state,
+                   "Keep --dedupe's memory in FILE across runs (read at start, written at a clean exit)")
         ->group("Records");
     app.add_option("--add", o.add, "Add or replace a field: 'name=EXPR' (repeatable, in order)")
         ->group("Records")
@@ -148,6 +155,7 @@ plan setup(options& o) {
     }
     if (!o.where.empty()) p.where = compile(o.where, "--where");
     if (!o.dedupe.empty()) p.dedupe = compile(o.dedupe, "--dedupe");
+    if (!o.dedupe_state.empty() && o.dedupe.empty()) throw usage_error("--dedupe-state is for --dedupe");
     std::vector<std::string> names;
     for (const auto& item : o.add) {
         auto [name, text] = expr::split_named(item, "--add");
@@ -244,6 +252,7 @@ public:
           rng_(std::random_device{}()) {}
 
     int run() {
+        load_dedupe_state();
         try {
             loop();
         } catch (const closed_pipe&) {
@@ -364,7 +373,10 @@ private:
     bool publish(std::size_t i, http::response& r) {
         const auto& shown = p_.targets[i].shown;
         simdjson::dom::element root;
-        if (auto err = parser_.parse(r.body).get(root); err != simdjson::SUCCESS) {
+        const stopwatch parse_clock;
+        const auto parsed = parser_.parse(r.body).get(root);
+        parse_s_ += parse_clock.seconds();
+        if (auto err = parsed; err != simdjson::SUCCESS) {
             ++bad_responses_;
             failed(shown, fmt::format("invalid JSON in the response: {}", simdjson::error_message(err)));
             return false;
@@ -515,6 +527,8 @@ private:
                 .add("http_errors", http_errors_)
                 .add("bad_responses", bad_responses_)
                 .add("response_bytes", response_bytes_)
+                .add("parse_s", parse_s_)
+                .add("parse_mb_per_s", static_cast<double>(response_bytes_) / 1e6 / std::max(parse_s_, 1e-9))
                 .add("records_seen", records_seen_)
                 .add("filtered", filtered_)
                 .add("unchanged", unchanged_)
@@ -527,9 +541,56 @@ private:
         }
         if (failing) return exit_runtime;
         if (c.failed > 0) throw runtime_failure(undelivered(c, c.first_error));
+        save_dedupe_state();  // what was delivered only: a failed run publishes its records again
         if (polls_failed_ > 0 && polls_ok_ == 0)
             throw runtime_failure(fmt::format("no poll succeeded ({} failed); the last: {}", polls_failed_, last_failure_));
         return exit_ok;
+    }
+
+    // --dedupe-state: one line per id, "HASH<TAB>ID" with ID as a JSON string.
+    void load_dedupe_state() {
+        if (o_.dedupe_state.empty()) return;
+        std::ifstream in(o_.dedupe_state);
+        if (!in) {
+            if (errno == ENOENT) return;  // the first run
+            throw runtime_failure(fmt::format("--dedupe-state {}: {}", o_.dedupe_state, errno_text(errno)));
+        }
+        std::string line;
+        std::uint64_t n = 0;
+        simdjson::dom::parser parser;
+        while (std::getline(in, line)) {
+            ++n;
+            const auto tab = line.find('\t');
+            std::string_view id;
+            std::size_t hash = 0;
+            bool ok = tab != std::string::npos;
+            if (ok) {
+                auto [end, ec] = std::from_chars(line.data(), line.data() + tab, hash, 16);
+                ok = ec == std::errc() && end == line.data() + tab &&
+                     parser.parse(line.substr(tab + 1)).get_string().get(id) == simdjson::SUCCESS;
+            }
+            if (!ok) throw runtime_failure(fmt::format("--dedupe-state {}:{}: not a line of api2kafka's dedupe state", o_.dedupe_state, n));
+            seen_[std::string(id)] = hash;
+        }
+        log::debug("--dedupe-state {}: {} ids", o_.dedupe_state, seen_.size());
+    }
+    void save_dedupe_state() {
+        if (o_.dedupe_state.empty()) return;
+        const std::string tmp = o_.dedupe_state + ".tmp";
+        {
+            std::ofstream out(tmp, std::ios::trunc);
+            std::string line;
+            for (const auto& [id, hash] : seen_) {
+                line = fmt::format("{:x}\t", hash);
+                json::append_string(line, id);
+                line.push_back('\n');
+                out << line;
+            }
+            out.flush();
+            if (!out) throw runtime_failure(fmt::format("--dedupe-state {}: cannot write {}", o_.dedupe_state, tmp));
+        }
+        if (std::rename(tmp.c_str(), o_.dedupe_state.c_str()) != 0)
+            throw runtime_failure(fmt::format("--dedupe-state {}: {}", o_.dedupe_state, errno_text(errno)));
     }
 
     options& o_;
@@ -547,6 +608,7 @@ private:
     std::string text_, key_, id_, out_, why_, last_failure_;
     std::int64_t start_ms_ = 0;
     stopwatch clock_;
+    double parse_s_ = 0;  // in simdjson: --stats parse_mb_per_s
     std::uint64_t requests_ = 0, polls_ok_ = 0, polls_failed_ = 0, skipped_ = 0, retries_ = 0, not_modified_ = 0,
                   http_errors_ = 0, bad_responses_ = 0, response_bytes_ = 0, records_seen_ = 0, filtered_ = 0,
                   unchanged_ = 0, produced_ = 0;

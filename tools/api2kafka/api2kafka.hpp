@@ -20,6 +20,7 @@ struct options {
     std::string interval = "60s";
     std::string records;                // --records data.stations
     std::string where, key, dedupe;
+    std::string dedupe_state;           // --dedupe-state FILE
     std::vector<std::string> add;       // 'name=EXPR'
     std::vector<std::string> headers;   // 'Name: value'
     std::vector<std::string> params;    // 'name=v1,v2'
