@@ -126,6 +126,13 @@ run api2kafka "http://127.0.0.1:1/x" --polls 1 --retries 1 --backoff 100ms
 assert_eq 1 "$RC" "unreachable: exit 1"
 assert_contains "$ERR" "127.0.0.1:1/x" "unreachable: the URL is named"
 
+# Unreachable broker: one line, exit 1, within --kafka-timeout.
+started=$(now)
+run api2kafka "$VELIB" --records data.stations --polls 1 -o kafka:nowhere -b 127.0.0.1:1 --kafka-timeout 2
+assert_eq 1 "$RC" "no broker: exit 1"
+assert_contains "$ERR" "cannot reach Kafka" "no broker: says so"
+assert_between 1.5 15 "$(elapsed "$started")" "no broker: gives up after --kafka-timeout"
+
 # 9. Schedule: polls are never early; a slow URL does not hold the others back.
 started=$(now)
 run api2kafka "$VELIB?slow=3&x=sched" "$VELIB?x=fast" --records data.stations --interval 1s --duration 4.5 --stats
