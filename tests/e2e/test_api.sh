@@ -126,6 +126,12 @@ run api2kafka "http://127.0.0.1:1/x" --polls 1 --retries 1 --backoff 100ms
 assert_eq 1 "$RC" "unreachable: exit 1"
 assert_contains "$ERR" "127.0.0.1:1/x" "unreachable: the URL is named"
 
+# Proxies come from the environment: the fixture answers as the proxy of a host that does not exist.
+run env http_proxy="$API" api2kafka "http://velib.invalid/velib/station_status.json?x=proxy" --records data.stations --polls 1
+assert_eq 0 "$RC" "proxy: exit code ($ERR)"
+assert_eq 50 "$(wc -l <<<"$OUT")" "proxy: the records, through http_proxy"
+assert_eq 1 "$(requests_of "/velib/station_status.json?x=proxy" | wc -l)" "proxy: the request reached the proxy"
+
 # Unreachable broker: one line, exit 1, within --kafka-timeout.
 started=$(now)
 run api2kafka "$VELIB" --records data.stations --polls 1 -o kafka:nowhere -b 127.0.0.1:1 --kafka-timeout 2

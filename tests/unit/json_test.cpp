@@ -160,3 +160,28 @@ TEST_CASE("json append_minified: an unterminated string fails and leaves the buf
     CHECK_FALSE(ks::json::append_minified(out, "{\"a\": \"open"));
     CHECK(out == "kept");
 }
+
+TEST_CASE("json append_element: a parsed value back to compact JSON", "[json]") {
+    simdjson::dom::parser parser;
+    const auto back = [&](const std::string& text) {
+        simdjson::dom::element e;
+        REQUIRE(parser.parse(text).get(e) == simdjson::SUCCESS);
+        std::string out = "prefix:";
+        ks::json::append_element(out, e);
+        return out.substr(7);
+    };
+    CHECK(back(R"( { "a" : [ 1 , -2 , 2.5 , "x\ty\"\\\u0001é" , { "b" : null } ] , "c" : true , "d" : false } )") ==
+          R"({"a":[1,-2,2.5,"x\ty\"\\\u0001é",{"b":null}],"c":true,"d":false})");
+    CHECK(back("1.0") == "1.0");  // a double stays a double
+    CHECK(back("-0.0") == "0.0");
+    CHECK(back("1e300") == "1e+300");
+    CHECK(back("0.1") == "0.1");
+    CHECK(back("18446744073709551615") == "18446744073709551615");
+    CHECK(back("-9223372036854775808") == "-9223372036854775808");
+    CHECK(back("[]") == "[]");
+    CHECK(back("{}") == "{}");
+    CHECK(back(R"("\ud83d\ude00")") == "\"\xF0\x9F\x98\x80\"");
+    // What it writes parses back to the same value.
+    const std::string text = R"({"k":[0.30000000000000004,123456789012345678,"\n"]})";
+    CHECK(back(back(text)) == back(text));
+}

@@ -373,8 +373,14 @@ private:
     bool publish(std::size_t i, http::response& r) {
         const auto& shown = p_.targets[i].shown;
         simdjson::dom::element root;
+        // Parsed where it is (the body keeps simdjson's padding free after it); the parser's own
+        // buffers grow before the clock starts, so that parse_mb_per_s is the parsing alone.
+        if (r.body.capacity() < r.body.size() + simdjson::SIMDJSON_PADDING)
+            r.body.reserve(r.body.size() + simdjson::SIMDJSON_PADDING);
+        if (parser_.capacity() < r.body.size() && parser_.allocate(r.body.size()) != simdjson::SUCCESS)
+            throw runtime_failure(fmt::format("no memory to parse a response of {} bytes", r.body.size()));
         const stopwatch parse_clock;
-        const auto parsed = parser_.parse(r.body).get(root);
+        const auto parsed = parser_.parse(r.body.data(), r.body.size(), false).get(root);
         parse_s_ += parse_clock.seconds();
         if (auto err = parsed; err != simdjson::SUCCESS) {
             ++bad_responses_;
@@ -418,7 +424,8 @@ private:
     bool one(const std::string& shown, std::uint64_t n, simdjson::dom::element element) {
         if (o_.common.limit_reached(produced_)) return false;
         ++records_seen_;
-        text_ = simdjson::to_string(element);
+        text_.clear();
+        json::append_element(text_, element);
         const auto bad = [&](std::string_view why) {
             record_origin origin;
             origin.source = shown;
@@ -484,7 +491,7 @@ private:
                 const std::size_t a = last_add(field.key);
                 if (a == p_.add.size()) {
                     field_name(field.key);
-                    out_ += simdjson::to_string(field.value);
+                    json::append_element(out_, field.value);
                 } else if (!placed_[a]) {  // written once, even when the record repeats the name
                     placed_[a] = true;
                     field_name(field.key);

@@ -17,13 +17,7 @@ std::size_t format_double(char* out, double d) {
     return static_cast<std::size_t>(fmt::format_to(out, FMT_COMPILE("{}"), d) - out);
 }
 
-void append_minified_element(std::string& out, dom::element e) {
-    // simdjson::minify's own builder, kept per thread so that its buffer is reused.
-    thread_local simdjson::internal::string_builder<> builder;
-    builder.clear();
-    builder.append(e);
-    out.append(builder.str());
-}
+void append_minified_element(std::string& out, dom::element e) { json::append_element(out, e); }
 
 namespace {
 

@@ -2,6 +2,9 @@
 
 #include "json_write.hpp"
 
+#include <fmt/compile.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -138,6 +141,59 @@ bool append_minified(std::string& out, std::string_view text) {
     }
     out.resize(start + written);
     return true;
+}
+
+void append_element(std::string& out, simdjson::dom::element e) {
+    using type = simdjson::dom::element_type;
+    char digits[32];
+    switch (e.type()) {
+        case type::OBJECT: {
+            out.push_back('{');
+            bool first = true;
+            simdjson::dom::object object;
+            if (e.get_object().get(object) != simdjson::SUCCESS) return;  // never: the type said so
+            for (auto field : object) {
+                if (!first) out.push_back(',');
+                first = false;
+                append_string(out, field.key);
+                out.push_back(':');
+                append_element(out, field.value);
+            }
+            out.push_back('}');
+            return;
+        }
+        case type::ARRAY: {
+            out.push_back('[');
+            bool first = true;
+            simdjson::dom::array array;
+            if (e.get_array().get(array) != simdjson::SUCCESS) return;
+            for (auto item : array) {
+                if (!first) out.push_back(',');
+                first = false;
+                append_element(out, item);
+            }
+            out.push_back(']');
+            return;
+        }
+        case type::STRING: append_string(out, e.get_string().value_unsafe()); return;
+        case type::INT64:
+            out.append(digits, fmt::format_to(digits, FMT_COMPILE("{}"), e.get_int64().value_unsafe()));
+            return;
+        case type::UINT64:
+            out.append(digits, fmt::format_to(digits, FMT_COMPILE("{}"), e.get_uint64().value_unsafe()));
+            return;
+        case type::DOUBLE: {
+            double d = e.get_double().value_unsafe();
+            if (d == 0) d = 0;  // -0.0 is written 0
+            char* end = fmt::format_to(digits, FMT_COMPILE("{}"), d);
+            out.append(digits, end);
+            // A double stays a double, as simdjson writes it: 1.0, not 1.
+            if (std::none_of(static_cast<char*>(digits), end, [](char c) { return c == '.' || c == 'e' || c == 'n'; })) out.append(".0");
+            return;
+        }
+        case type::BOOL: out.append(e.get_bool().value_unsafe() ? "true" : "false"); return;
+        case type::NULL_VALUE: out.append("null"); return;
+    }
 }
 
 }  // namespace ks::json

@@ -58,6 +58,14 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
         t->too_large = true;
         return 0;  // fails the transfer (CURLE_WRITE_ERROR)
     }
+    if (t->resp.body.empty()) {
+        // The announced length (compressed or not) and room for a parser's padding: a body of a
+        // few MB is then seldom copied while it grows.
+        curl_off_t length = -1;
+        curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+        if (length > 0 && static_cast<std::size_t>(length) <= t->max_bytes)
+            t->resp.body.reserve(static_cast<std::size_t>(length) + 64);
+    }
     t->resp.body.append(data, n);
     return n;
 }
