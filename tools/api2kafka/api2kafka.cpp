@@ -340,8 +340,10 @@ private:
         } else if (r.status >= 200 && r.status < 300) {
             response_bytes_ += r.body.size();
             ok = publish(i, r);
-            if (!r.etag.empty()) u.etag = r.etag;
-            if (!r.last_modified.empty()) u.last_modified = r.last_modified;
+            if (ok) {  // a validator of a body that could not be used would turn the next answers into 304s
+                u.etag = r.etag;
+                u.last_modified = r.last_modified;
+            }
         } else {
             if (!retryable(r)) ++http_errors_;
             failed(shown, reason(r) + (retryable(r) && o_.retries > 0 ? fmt::format(" (after {} retries)", o_.retries) : ""));
@@ -445,18 +447,19 @@ private:
                 return true;
             }
         }
+        bool remember = false;  // --dedupe: once the record is handed to the output
+        std::size_t hash = 0;
         if (p_.dedupe) {
             expr::value id;
             if (!eval_.evaluate(*p_.dedupe, ctx, id, why_)) return bad(why_);
             id_.clear();
             if (expr::append_text(id_, id)) {  // a null id: never a duplicate
-                const auto h = std::hash<std::string>{}(text_);
-                auto [it, fresh] = seen_.try_emplace(id_, h);
-                if (!fresh && it->second == h) {
+                hash = std::hash<std::string>{}(text_);
+                if (auto it = seen_.find(id_); it != seen_.end() && it->second == hash) {
                     ++unchanged_;
                     return true;
                 }
-                it->second = h;
+                remember = true;
             }
         }
         values_.resize(p_.add.size());
@@ -508,6 +511,7 @@ private:
         }
         sink_->write({has_key ? std::optional<std::string_view>(key_) : std::nullopt, value});
         ++produced_;
+        if (remember) seen_[id_] = hash;
         return true;
     }
 

@@ -41,7 +41,9 @@ public:
     [[nodiscard]] std::uint64_t bytes_written() const { return written_; }
 
 private:
-    static constexpr size_t capacity = 1 << 20;
+    // 256 KiB: writes that large cost the kernel no more per byte than 1 MiB ones, and the
+    // buffer is part of every tool's peak RSS.
+    static constexpr size_t capacity = 256u << 10;
     void flush_buffer(std::string_view extra);
     void write_all(const char* p, size_t n);
     int fd_;
