@@ -132,6 +132,22 @@ assert_eq 0 "$RC" "proxy: exit code ($ERR)"
 assert_eq 50 "$(wc -l <<<"$OUT")" "proxy: the records, through http_proxy"
 assert_eq 1 "$(requests_of "/velib/station_status.json?x=proxy" | wc -l)" "proxy: the request reached the proxy"
 
+# HTTPS: the server's certificate is checked (against the system's CA store, which does not
+# know this self-signed one): the poll fails with the reason, and nothing is published.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$SCRATCH/key.pem" -out "$SCRATCH/cert.pem" -days 2 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+python3 "$KS_ROOT/scripts/api-fixture" --port 0 --tls-cert "$SCRATCH/cert.pem" --tls-key "$SCRATCH/key.pem" \
+  >"$SCRATCH/tls.url" 2>"$SCRATCH/tls.err" &
+BACKGROUND_PIDS+=($!)
+wait_for 20 grep -q API_FIXTURE_URL "$SCRATCH/tls.url" || { echo "the TLS fixture did not start" >&2; exit 1; }
+TLS=$(sed -n 's/^API_FIXTURE_URL=//p' "$SCRATCH/tls.url")
+assert_matches "$TLS" '^https://' "https: the fixture serves TLS"
+run api2kafka "$TLS/velib/station_status.json?appid=tls-secret-4242" --records data.stations --polls 1 --retries 0
+assert_eq 1 "$RC" "https: an untrusted certificate fails the poll"
+assert_contains "$ERR" "SSL certificate problem" "https: says why"
+assert_eq "" "$OUT" "https: nothing published"
+[[ $ERR != *tls-secret-4242* ]] && ok || fail "https: the key was printed: $ERR"
+
 # Unreachable broker: one line, exit 1, within --kafka-timeout.
 started=$(now)
 run api2kafka "$VELIB" --records data.stations --polls 1 -o kafka:nowhere -b 127.0.0.1:1 --kafka-timeout 2
