@@ -65,6 +65,19 @@ run csv2kafka "$SCRATCH/in.csv" -o /dev/full
 assert_eq 1 "$RC" "csv2kafka ENOSPC: exit code"
 assert_contains "$ERR" "csv2kafka: writing /dev/full: No space left on device" "csv2kafka ENOSPC: message"
 
+# A row over the topic's size limit: the error names its file and line (one message a batch, so
+# that the broker refuses that row alone), from a file and from JSON lines on stdin.
+small=small-$RANDOM$RANDOM
+"$KS_ROOT/scripts/kafka-topic" create "$small" 1 --config max.message.bytes=300 >/dev/null 2>&1
+{ echo "id,text"; echo "1,short"; echo "2,$(printf 'x%.0s' $(seq 1 600))"; echo "3,short"; } > "$SCRATCH/big.csv"
+run csv2kafka "$SCRATCH/big.csv" -o "kafka:$small" -X batch.num.messages=1
+assert_eq 1 "$RC" "too large: exit code"
+assert_contains "$ERR" "1 of 3 messages not delivered: $SCRATCH/big.csv:3: Broker: Message size too large" "too large: the row is named"
+csv2kafka "$SCRATCH/big.csv" > "$SCRATCH/big.jsonl"
+run csv2kafka --input-format jsonl -o "kafka:$small" -X batch.num.messages=1 < "$SCRATCH/big.jsonl"
+assert_eq 1 "$RC" "too large, stdin: exit code"
+assert_contains "$ERR" "1 of 3 messages not delivered: -:2: Broker: Message size too large" "too large, stdin: the line is named"
+
 # A closed pipe downstream is success.
 seq 1 200000 | awk 'BEGIN { print "n" } { print }' > "$SCRATCH/many.csv"
 set +e

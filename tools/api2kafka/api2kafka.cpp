@@ -5,6 +5,7 @@
 #include "api2kafka.hpp"
 
 #include "ks/error.hpp"
+#include "ks/kafka.hpp"
 #include "ks/json.hpp"
 #include "ks/log.hpp"
 #include "ks/record_errors.hpp"
@@ -138,6 +139,7 @@ std::string substitute(std::string url, const std::string& name, const std::stri
 }  // namespace
 
 plan setup(options& o) {
+    check_properties(make_kafka_settings(o.common));
     plan p;
     p.output = parse_spec(o.output);
     p.interval_ms = parse_duration_ms(o.interval, "--interval");

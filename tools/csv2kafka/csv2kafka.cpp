@@ -1,6 +1,8 @@
 // csv2kafka: CSV or JSON-lines rows -> one JSON object per message (or per line on stdout).
 #include "csv2kafka.hpp"
 
+#include "ks/kafka.hpp"
+
 #include "ks/csv.hpp"
 #include "ks/error.hpp"
 #include "ks/io.hpp"
@@ -235,7 +237,14 @@ public:
           errors_(o.common, "csv2kafka"),
           rate_(o.common.rate),
           replay_(o.speed),
-          progress_(o.common.quiet, "records") {}
+          progress_(o.common.quiet, "records") {
+        // A delivery error names its row: tag = (input number << 40) | line.
+        sink_->describe_tags([this](std::uint64_t tag) {
+            const auto input = static_cast<std::size_t>(tag >> 40);
+            return fmt::format("{}:{}", input > 0 && input <= tag_sources_.size() ? tag_sources_[input - 1] : "?",
+                               tag & ((std::uint64_t{1} << 40) - 1));
+        });
+    }
 
     int run() {
         try {
@@ -291,6 +300,14 @@ private:
         return exit_ok;
     }
 
+    // The inputs by number (from 1, in tags), each once: a --loop reads them again.
+    void name_source(const std::string& name) {
+        auto it = std::find(tag_sources_.begin(), tag_sources_.end(), name);
+        if (it == tag_sources_.end()) it = tag_sources_.insert(it, name);
+        tag_base_ = static_cast<std::uint64_t>(it - tag_sources_.begin() + 1) << 40;
+    }
+    [[nodiscard]] std::uint64_t tag(std::uint64_t line) const { return tag_base_ | line; }
+
     bool should_stop() const { return signals::stop_requested() || o_.common.limit_reached(produced_); }
 
     void bad(const std::string& source, std::uint64_t line, std::string_view why, std::string_view raw) {
@@ -301,9 +318,10 @@ private:
     }
 
     // Paces, then hands one encoded record to the sink. False when it is time to stop.
-    bool emit(std::optional<std::string_view> key, std::string_view value, const std::optional<event_time>& when) {
+    bool emit(std::optional<std::string_view> key, std::string_view value, const std::optional<event_time>& when,
+              std::uint64_t line) {
         if (when ? !replay_.wait(*when) : !rate_.wait()) return false;
-        sink_->write({key, value});
+        sink_->write({key, value, {}, -1, tag(line)});
         ++produced_;
         if ((produced_ & 255) == 0) sink_->poll();
         progress_.update(produced_);
@@ -313,6 +331,7 @@ private:
     bool publish_csv(const std::string& path) {
         const char delim = csv::parse_delimiter(o_.delimiter);
         auto rd = csv::reader::open(path, delim);
+        name_source(rd->name());
         csv::record rec;
         std::string why;
         std::vector<std::string> names;
@@ -439,9 +458,9 @@ private:
                 std::optional<std::string_view> key;
                 if (row.has_key) key = std::string_view(b.text.data() + row.key_at, row.key_len);
                 if (paced || b.rows.size() == 1) {
-                    if (!emit(key, text, row.when)) return false;
+                    if (!emit(key, text, row.when, row.line)) return false;
                 } else {
-                    together.push_back({key, text});
+                    together.push_back({key, text, {}, -1, tag(row.line)});
                     ++produced_;
                 }
             }
@@ -492,6 +511,7 @@ private:
 
     bool publish_jsonl(const std::string& path) {
         auto in = open_source({parse_spec(path)}, o_.common);
+        name_source(path == "-" ? std::string("-") : path);
         record r;
         for (;;) {
             if (should_stop()) return false;
@@ -517,12 +537,14 @@ private:
             if (!o_.key.empty()) key_text = field_text(obj, o_.key);
             std::optional<std::string_view> key;
             if (key_text) key = *key_text;
-            if (!emit(key, r.value, when)) return false;
+            if (!emit(key, r.value, when, r.line)) return false;
         }
         return !should_stop();
     }
 
     options& o_;
+    std::vector<std::string> tag_sources_;
+    std::uint64_t tag_base_ = 0;
     std::unique_ptr<record_sink> sink_;
     error_policy errors_;
     rate_limiter rate_;
@@ -537,6 +559,7 @@ private:
 }  // namespace
 
 void setup(options& o) {
+    check_properties(make_kafka_settings(o.common));
     for (auto& spec : o.input_specs) o.inputs.push_back(spec);
     o.input_specs.clear();
     if (o.inputs.empty()) o.inputs.push_back("-");

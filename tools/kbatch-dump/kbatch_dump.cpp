@@ -48,6 +48,10 @@ void declare(CLI::App& app, options& o) {
         ->check(non_negative);
     app.add_option("--idle-timeout", o.idle_timeout, "Exit 0 after S seconds without records")
         ->check(non_negative);
+    app.add_option("--instance-id", o.instance_id,
+                   "Static membership (group.instance.id): a run with the same ID gets its partitions back at "
+                   "once, without waiting for the group's session timeout (cron runs after a crash)")
+        ->group("Consuming");
     add_common_options(app, o.common, opts_kafka | opts_consume | opts_bound | opts_errors | opts_report);
     app.footer(
         "Files: DIR/TOPIC-pPARTITION-FIRSTOFFSET-LASTOFFSET.jsonl|csv, one batch per partition.\n"
@@ -59,6 +63,7 @@ void declare(CLI::App& app, options& o) {
 }
 
 void setup(options& o) {
+    check_properties(make_kafka_settings(o.common));
     if (!parse_spec(o.input).is_kafka()) throw usage_error("-i must be kafka:TOPIC or kafka://HOST:PORT/TOPIC");
     if (o.dir.empty()) {
         // -d used to name the directory; it is the CSV delimiter now, as in csv2kafka.
@@ -447,6 +452,7 @@ int run(options& o) {
     so.delivery = guarantee::at_least_once;  // files: each record in exactly one file by their names
     so.commit_interval_ms = 0;               // a batch commits when its file is in place
     so.idle_timeout_s = o.idle_timeout;
+    so.instance_id = o.instance_id;
     session s(o.common, so);
     error_policy errors(o.common, "kbatch-dump", s.sink_opener());
     dumper d(o, input.topic, dir, s, errors);

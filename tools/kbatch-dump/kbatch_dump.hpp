@@ -16,6 +16,7 @@ struct options {
     std::uint64_t batch_records = 100000;
     double batch_seconds = 0;
     double idle_timeout = 0;
+    std::string instance_id;  // --instance-id: static membership
     char delimiter_char = ',';  // set by setup
 };
 

@@ -17,10 +17,25 @@
 
 namespace ks {
 
-const char* const exit_codes_help =
-    "Exit codes: 0 success (also --help, -e, --duration, --limit, SIGINT/SIGTERM, closed pipe);\n"
-    "1 runtime failure (broker unreachable, undelivered messages, I/O error); 2 usage error;\n"
-    "65 bad record under --on-error fail.";
+std::string exit_codes_help(const CLI::App& app) {
+    const auto has = [&](const char* name) { return app.get_option_no_throw(name) != nullptr; };
+    // A tool whose -o takes "-" (stdout) writes a pipe and produces to Kafka; kbatch-dump's -o is
+    // a directory.
+    const auto* output = app.get_option_no_throw("--output");
+    const bool writes = output && output->get_default_str() == "-";
+    std::string zero = "0 success (also --help";
+    for (const char* flag : {"-e", "--duration", "--limit", "--polls"})
+        if (has(flag)) zero += fmt::format(", {}", flag);
+    zero += ", SIGINT/SIGTERM";
+    if (writes) zero += ", closed pipe";
+    zero += ")";
+    std::string one = "1 runtime failure (broker unreachable";
+    if (writes) one += ", undelivered messages";
+    one += ", I/O error)";
+    std::string text = "Exit codes: " + zero + ";\n" + one + "; 2 usage error";
+    text += has("--on-error") ? ";\n65 bad record under --on-error fail." : ".";
+    return text;
+}
 
 namespace {
 CLI::Validator number_at_least(double low, bool inclusive, const char* description) {
@@ -64,7 +79,8 @@ void add_common_options(CLI::App& app, common_options& o, unsigned groups) {
                 ->capture_default_str();
     }
     if (groups & opts_consume) {
-        app.add_option("-g,--group", o.group, "Consumer group id (processes with the same group share partitions)")
+        app.add_option("-g,--group", o.group,
+                       "Consumer group id, required to read a topic (processes with the same group share partitions)")
             ->group("Consuming");
         app.add_option("--from", o.from_text,
                        "Where to start: committed (else earliest), earliest or latest; earliest/latest apply the "
@@ -154,7 +170,8 @@ int run_tool(CLI::App& app, int argc, char** argv, common_options& options, cons
     log::set_tool(app.get_name());
     signals::install();  // before anything is printed: a closed pipe must be EPIPE, not SIGPIPE
     const std::string tool_footer = app.get_footer();
-    app.footer(tool_footer.empty() ? std::string(exit_codes_help) : tool_footer + "\n\n" + exit_codes_help);
+    const std::string codes = exit_codes_help(app);
+    app.footer(tool_footer.empty() ? codes : tool_footer + "\n\n" + codes);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

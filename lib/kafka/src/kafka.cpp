@@ -309,8 +309,13 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
         return;
     }
     self->failed_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(self->error_mutex_);
-    if (self->first_error_.empty()) self->first_error_ = rd_kafka_err2str(m->err);
+    self->note_error(rd_kafka_err2str(m->err), reinterpret_cast<std::uintptr_t>(m->_private));
+}
+
+void producer::note_error(const char* reason, std::uint64_t tag) {
+    std::lock_guard lock(error_mutex_);
+    if (!first_error_.empty()) return;
+    first_error_ = tag && describe_ ? fmt::format("{}: {}", describe_(tag), reason) : std::string(reason);
 }
 
 std::string producer::first_error() const {
@@ -373,7 +378,7 @@ void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> 
 }
 
 void producer::produce(rd_kafka_topic_t* topic, const outgoing& m) {
-    if (m.headers.empty() && m.timestamp_ms < 0) return produce(topic, m.key, m.value);
+    if (m.headers.empty() && m.timestamp_ms < 0 && m.tag == 0) return produce(topic, m.key, m.value);
     std::int32_t partition = RD_KAFKA_PARTITION_UA;
     size_t lane = 0;
     rd_kafka_topic_t* handle = lane_handle(topic, m.key, partition, lane);
@@ -395,14 +400,15 @@ void producer::produce(rd_kafka_topic_t* topic, const outgoing& m) {
             lanes_[lane].rk, RD_KAFKA_V_RKT(handle),
             RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
-            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(headers),
+            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(m.tag))), RD_KAFKA_V_END);
         if (!err) {
             ++produced_;
             outstanding_bytes_ += bytes;
             return;
         }
         if (headers) rd_kafka_headers_destroy(headers);  // not taken on failure
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || signals::abort_requested()) return count_failure(err);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || signals::abort_requested()) return count_failure(err, m.tag);
         wait_for_room();
     }
 }
@@ -432,13 +438,11 @@ void producer::wait_for_room() {
     for (auto& l : lanes_) state_.check(l.rk, settings_.timeout_s, settings_.brokers);
 }
 
-void producer::count_failure(rd_kafka_resp_err_t err) {
+void producer::count_failure(rd_kafka_resp_err_t err, std::uint64_t tag) {
     ++produced_;
     ++rejected_;
     failed_.fetch_add(1);
-    std::lock_guard lock(error_mutex_);
-    if (first_error_.empty())
-        first_error_ = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? "stopped by a second signal" : rd_kafka_err2str(err);
+    note_error(err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? "stopped by a second signal" : rd_kafka_err2str(err), tag);
 }
 
 void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> messages) {
@@ -458,6 +462,7 @@ void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> 
         rd_kafka_message_t r{};
         r.payload = const_cast<char*>(m.value.data());
         r.len = m.value.size();
+        r._private = reinterpret_cast<void*>(static_cast<std::uintptr_t>(m.tag));  // the msg_opaque
         if (m.key) {
             r.key = const_cast<char*>(m.key->data());
             r.key_len = m.key->size();
@@ -493,7 +498,7 @@ void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> 
                 const auto err = batch[i].err;
                 if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
                 if (err) {
-                    count_failure(err);
+                    count_failure(err, reinterpret_cast<std::uintptr_t>(batch[i]._private));
                 } else {
                     ++produced_;
                     outstanding_bytes_ += batch[i].len + batch[i].key_len;
@@ -502,7 +507,8 @@ void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> 
             from = i;
             if (from == batch.size()) break;
             if (signals::abort_requested()) {
-                for (; from < batch.size(); ++from) count_failure(RD_KAFKA_RESP_ERR__QUEUE_FULL);
+                for (; from < batch.size(); ++from)
+                    count_failure(RD_KAFKA_RESP_ERR__QUEUE_FULL, reinterpret_cast<std::uintptr_t>(batch[from]._private));
                 break;
             }
             for (size_t k = from; k < batch.size(); ++k) batch[k].err = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -1027,6 +1033,17 @@ void read_partitions(const kafka_settings& settings, const std::string& topic, c
         f(m.get());
     }
     rd_kafka_assign(h.rk, nullptr);
+}
+
+void check_properties(const kafka_settings& settings) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    try {
+        for (const auto& [k, v] : settings.properties) set_property(conf, k, v, false);
+    } catch (...) {
+        rd_kafka_conf_destroy(conf);
+        throw;
+    }
+    rd_kafka_conf_destroy(conf);
 }
 
 }  // namespace ks

@@ -67,6 +67,7 @@ std::string host_slot_instance(const std::string& group, int& lock_fd) {
 }  // namespace
 
 void check_session(const common_options& options, const session_options& so) {
+    check_properties(make_kafka_settings(options));
     check_inputs(so.inputs, options);
     for (const auto& out : so.outputs) check_output_is_not_input(so.inputs, out);
     if (!wants_transactions(so)) return;
@@ -129,6 +130,11 @@ session::session(const common_options& options, session_options so) : options_(o
         // without waiting for the group to notice that the old process died (NOTES.md).
         ks.defaults.emplace_back("group.instance.id", instance_id_);
         ks.defaults.emplace_back("session.timeout.ms", "10000");
+    } else if (!so_.instance_id.empty()) {
+        // Without transactions static membership is asked for by name (kbatch-dump --instance-id):
+        // a restart with that id takes its partitions back at once, not after the session timeout.
+        instance_id_ = so_.instance_id;
+        ks.defaults.emplace_back("group.instance.id", instance_id_);
     }
     ks.hooks.on_assign = [this](rd_kafka_topic_partition_list_t* parts) { guarded([&] { on_assign(parts); }); };
     ks.hooks.on_revoke = [this](const rd_kafka_topic_partition_list_t* parts, bool lost) {

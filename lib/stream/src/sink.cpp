@@ -52,6 +52,9 @@ public:
     void write(const outgoing& r) override { producer_.produce(topic_, r); }
     void write_batch(std::span<const outgoing> records) override { producer_.produce_batch(topic_, records); }
     void poll() override { producer_.poll(0); }
+    void describe_tags(std::function<std::string(std::uint64_t)> describe) override {
+        producer_.describe_tags(std::move(describe));
+    }
     void flush() override { producer_.flush(); }
     sink_counts close() override {
         producer_.flush();

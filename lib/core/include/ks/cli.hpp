@@ -86,7 +86,8 @@ std::int64_t parse_duration_ms(std::string_view text, std::string_view option, b
 // 1e9 s: a very large --duration or --idle-timeout means "no limit" and never overflows.
 std::chrono::steady_clock::duration seconds_span(double seconds);
 
-// Footer shared by every --help: the exit codes.
-extern const char* const exit_codes_help;
+// The exit codes, last in every --help: the general rule, worded for the tool's options (-e,
+// --duration, --limit, --polls, a stdout/Kafka output, --on-error).
+std::string exit_codes_help(const CLI::App& app);
 
 }  // namespace ks

@@ -21,6 +21,9 @@ struct outgoing {
     std::string_view value;
     std::span<const header> headers = {};
     std::int64_t timestamp_ms = -1;
+    // Where the record came from, as the writer numbers it (csv2kafka: the file and line), handed
+    // back to name the record in a delivery error (record_sink::describe_tags); 0: unnamed.
+    std::uint64_t tag = 0;
 };
 
 }  // namespace ks

@@ -71,6 +71,11 @@ int wait_for_topic(rd_kafka_t* rk, client_state& state, const kafka_settings& se
 
 // The partition count of a topic (bounded by settings.timeout_s). Throws runtime_failure.
 int topic_partitions(const kafka_settings& settings, const std::string& topic);
+
+// Checks every -X and -F property against librdkafka (names and values) without connecting:
+// usage_error "-X NAME: reason". Tools call it in their setup, so that a bad property is exit 2
+// even when the run would not open Kafka (output to stdout).
+void check_properties(const kafka_settings& settings);
 // Creates the topic when it does not exist (replication: the brokers' count, at most 3; `configs`
 // such as cleanup.policy=compact) and returns its partition count (of the existing topic, if any).
 int ensure_topic(const kafka_settings& settings, const std::string& topic, int partitions, const property_list& configs);
@@ -130,6 +135,8 @@ public:
     [[nodiscard]] std::uint64_t delivered() const { return delivered_.load(); }
     [[nodiscard]] std::uint64_t failed() const { return failed_.load(); }
     [[nodiscard]] std::string first_error() const;
+    // Names a message's tag (outgoing::tag) in the first error: "describe(tag): reason".
+    void describe_tags(std::function<std::string(std::uint64_t)> describe) { describe_ = std::move(describe); }
     [[nodiscard]] rd_kafka_t* handle() const { return rk_; }  // the first lane
 
 private:
@@ -150,7 +157,8 @@ private:
     open_topic_entry* entry_of(rd_kafka_topic_t* topic);
     [[nodiscard]] std::int32_t keyed_partition(const open_topic_entry& t, std::string_view key) const;
     void wait_for_budget(size_t bytes);  // several lanes: keeps queued bytes within the one budget
-    void count_failure(rd_kafka_resp_err_t err);  // a message given up (a full queue: on a second signal)
+    void count_failure(rd_kafka_resp_err_t err, std::uint64_t tag = 0);
+    void note_error(const char* reason, std::uint64_t tag);  // the first one is kept  // a message given up (a full queue: on a second signal)
     void wait_for_room();  // a full queue: serves delivery reports for up to 100 ms, checks the broker
     // The handle (and lane) a message goes through; picks its partition when there are several lanes.
     rd_kafka_topic_t* lane_handle(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::int32_t& partition,
@@ -179,6 +187,7 @@ private:
     std::atomic<std::uint64_t> failed_{0};
     mutable std::mutex error_mutex_;
     std::string first_error_;
+    std::function<std::string(std::uint64_t)> describe_;
 };
 
 struct topic_partition {

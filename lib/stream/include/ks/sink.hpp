@@ -8,6 +8,7 @@
 #include "ks/spec.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -38,6 +39,9 @@ public:
         for (const auto& r : records) write(r);
     }
     virtual void poll() {}  // serve delivery reports
+    // Kafka: the first delivery error names its record by describe(tag) ("file.csv:12: Broker:
+    // Message size too large"), for records written with a tag.
+    virtual void describe_tags(std::function<std::string(std::uint64_t)> /*describe*/) {}
     // Makes everything written so far durable (fsync) or acknowledged (Kafka).
     virtual void flush() = 0;
     // Flush everything (or give up on a second signal) and return the final counts.
