@@ -9,7 +9,10 @@ source "$(dirname "$0")/lib.sh"
 
 data=$SCRATCH/kafka
 mkdir -p "$data"
-stop_own() { "$KS_ROOT/scripts/kafka-local" stop --data-dir "$data" --purge >/dev/null 2>&1 || true; }
+stop_own() {
+  [[ -f $data/broker.pid ]] && kill -CONT "$(<"$data/broker.pid")" 2>/dev/null  # if paused below
+  "$KS_ROOT/scripts/kafka-local" stop --data-dir "$data" --purge >/dev/null 2>&1 || true
+}
 trap 'stop_own; cleanup' EXIT
 line=$("$KS_ROOT/scripts/kafka-local" start --port 0 --data-dir "$data")
 own=${line#KAFKA_BROKERS=}
@@ -62,6 +65,32 @@ values out | sort > "$SCRATCH/out"
 assert_files_equal "$SCRATCH/want" "$SCRATCH/out" "kstream-filter's output (read_committed): every row exactly once"
 cat "$SCRATCH"/batches/*.jsonl | sort > "$SCRATCH/dumped"
 assert_files_equal "$SCRATCH/want" "$SCRATCH/dumped" "kbatch-dump's files: every row exactly once"
+
+# A slow broker: paused (SIGSTOP) while csv2kafka sends small rows, the producer holds no more
+# than its queue's bounds (queue.buffering.max.kbytes=6144 and .messages=32768 over its two
+# connections, docs/conventions.md): peak RSS under 30 MB. Resumed, every row arrives.
+small=200000
+awk -v n=$small 'BEGIN { print "id,a,b"; for (i = 1; i <= n; i++) printf "%d,%d,%d\n", i, i % 7, i % 13 }' > "$SCRATCH/small.csv"
+topic slow 3
+/usr/bin/time -f "%M" -o "$SCRATCH/slow.rss" csv2kafka "$SCRATCH/small.csv" -o kafka:slow -b "$own" --rate 40000 \
+  --stats 2>"$SCRATCH/slow.err" &
+producer=$!
+BACKGROUND_PIDS+=("$producer")
+assert_eventually 60 "records reach the topic before the pause" count_at_least slow 1000
+broker_pid=$(<"$data/broker.pid")
+kill -STOP "$broker_pid"
+sleep 5  # at 40,000 rows/s the queue's 32,768 messages fill within a second; without the bound
+         # on messages 6 MB of these 15-byte rows would be ~400,000 messages, ~80 MB
+running "$producer" || fail "csv2kafka ended before the broker was paused: nothing was tested"
+kill -CONT "$broker_pid"
+slow_done() { ! running "$producer"; }
+assert_eventually 120 "csv2kafka ends once the broker resumes" slow_done
+set +e
+wait "$producer"; rcs=$?
+set -e
+assert_eq 0 "$rcs" "slow broker: exit code ($(tail -2 "$SCRATCH/slow.err"))"
+assert_eq "$small 0" "$(stat delivered "$(cat "$SCRATCH/slow.err")") $(stat failed "$(cat "$SCRATCH/slow.err")")" "slow broker: delivered, failed"
+assert_between 1000 29296 "$(tail -1 "$SCRATCH/slow.rss")" "slow broker: csv2kafka's peak RSS (KiB) under 30 MB"
 
 # Giving up: the broker stops for good while csv2kafka sends; after --timeout it exits 1 with one
 # line that counts the messages not delivered among those it had sent.

@@ -211,10 +211,14 @@ producer::producer(const kafka_settings& settings, const property_list& defaults
         {"message.timeout.ms", "60000"},      // a lost broker fails messages in a minute, not five
         {"linger.ms", "50"},                  // batches fill; 5 ms does not (NOTES.md)
         {"queue.buffering.max.kbytes", "6144"},  // bounded memory: back-pressure instead of 1 GB
+        // and a bounded count: librdkafka keeps ~190 bytes of its own per queued message, so 6 MB
+        // of 40-byte rows would be 150,000 messages and ~35 MB (docs/conventions.md)
+        {"queue.buffering.max.messages", "32768"},
     };
     lib_defaults_ = &lib_defaults;
     const std::initializer_list<const property_list*> layers = {&lib_defaults, &defaults, &settings.properties};
     budget_bytes_ = std::stoull(effective_property("queue.buffering.max.kbytes", "1048576", layers)) * 1024;
+    budget_messages_ = std::stoull(effective_property("queue.buffering.max.messages", "100000", layers));
     partition_key_ = partitioner_named(effective_property("partitioner", "consistent_random", layers));
     // A property only for tests against librdkafka's mock cluster: every handle would make its own.
     if (effective_property("test.mock.num.brokers", "", layers) != "") max_lanes_ = 1;
@@ -303,6 +307,7 @@ producer::open_topic_entry* producer::entry_of(rd_kafka_topic_t* topic) {
 void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<producer*>(static_cast<handle_opaque*>(opaque)->owner);
     self->outstanding_bytes_ -= m->len + m->key_len;
+    --self->outstanding_messages_;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         self->delivered_.fetch_add(1, std::memory_order_relaxed);
         self->state_.note_alive();
@@ -327,10 +332,11 @@ std::int32_t producer::keyed_partition(const open_topic_entry& t, std::string_vi
     return partition_key_(t.handles.front(), key.data(), key.size(), t.partitions, nullptr, nullptr);
 }
 
-void producer::wait_for_budget(size_t bytes) {
+void producer::wait_for_budget(size_t bytes, size_t messages) {
     // Several lanes share the queue budget: one lane's librdkafka queue has all of it, so the
-    // producer keeps the total of queued bytes under it itself.
-    while (lanes_.size() > 1 && outstanding_bytes_ > 0 && outstanding_bytes_ + bytes > budget_bytes_) {
+    // producer keeps the total of queued bytes and messages under it itself.
+    while (lanes_.size() > 1 && outstanding_messages_ > 0 &&
+           (outstanding_bytes_ + bytes > budget_bytes_ || outstanding_messages_ + messages > budget_messages_)) {
         if (signals::abort_requested()) return;
         wait_for_room();
     }
@@ -369,6 +375,7 @@ void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> 
                              key ? key->data() : nullptr, key ? key->size() : 0, nullptr) == 0) {
             ++produced_;
             outstanding_bytes_ += value.size() + (key ? key->size() : 0);
+            ++outstanding_messages_;
             return;
         }
         const auto err = rd_kafka_last_error();
@@ -405,6 +412,7 @@ void producer::produce(rd_kafka_topic_t* topic, const outgoing& m) {
         if (!err) {
             ++produced_;
             outstanding_bytes_ += bytes;
+            ++outstanding_messages_;
             return;
         }
         if (headers) rd_kafka_headers_destroy(headers);  // not taken on failure
@@ -480,7 +488,7 @@ void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> 
         auto& batch = batches_[lane];
         if (batch.empty()) continue;
         rd_kafka_topic_t* handle = entry ? entry->handles[lane] : topic;
-        wait_for_budget(bytes[lane]);
+        wait_for_budget(bytes[lane], batch.size());
         size_t from = 0;
         while (from < batch.size()) {
             const int n = static_cast<int>(batch.size() - from);
@@ -489,6 +497,7 @@ void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> 
             if (queued == n) {
                 produced_ += static_cast<std::uint64_t>(n);
                 for (size_t i = from; i < batch.size(); ++i) outstanding_bytes_ += batch[i].len + batch[i].key_len;
+                outstanding_messages_ += batch.size() - from;
                 break;
             }
             // A full queue fails the first message that does not fit and every one after it (they
@@ -502,6 +511,7 @@ void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> 
                 } else {
                     ++produced_;
                     outstanding_bytes_ += batch[i].len + batch[i].key_len;
+                    ++outstanding_messages_;
                 }
             }
             from = i;

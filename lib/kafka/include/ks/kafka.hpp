@@ -156,7 +156,7 @@ private:
     [[nodiscard]] int outq_len() const;
     open_topic_entry* entry_of(rd_kafka_topic_t* topic);
     [[nodiscard]] std::int32_t keyed_partition(const open_topic_entry& t, std::string_view key) const;
-    void wait_for_budget(size_t bytes);  // several lanes: keeps queued bytes within the one budget
+    void wait_for_budget(size_t bytes, size_t messages = 1);  // several lanes: keeps queued bytes within the one budget
     void count_failure(rd_kafka_resp_err_t err, std::uint64_t tag = 0);
     void note_error(const char* reason, std::uint64_t tag);  // the first one is kept  // a message given up (a full queue: on a second signal)
     void wait_for_room();  // a full queue: serves delivery reports for up to 100 ms, checks the broker
@@ -181,6 +181,8 @@ private:
     std::vector<size_t> batch_bytes_;
     std::uint64_t budget_bytes_ = 0;       // queue.buffering.max.kbytes, for all lanes together
     std::uint64_t outstanding_bytes_ = 0;  // queued, not yet reported (payloads and keys)
+    std::uint64_t outstanding_messages_ = 0;
+    std::uint64_t budget_messages_ = 0;    // queue.buffering.max.messages, for all lanes together
     std::int32_t (*partition_key_)(const rd_kafka_topic_t*, const void*, size_t, std::int32_t, void*, void*) = nullptr;
     std::uint64_t produced_ = 0, rejected_ = 0;
     std::atomic<std::uint64_t> delivered_{0};
