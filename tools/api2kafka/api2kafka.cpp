@@ -101,14 +101,6 @@ void declare(CLI::App& app, options& o) {
 
 namespace {
 
-expr::program compile(std::string_view text, std::string_view option) {
-    try {
-        return expr::program::compile(text);
-    } catch (const expr::syntax_error& e) {
-        throw usage_error(fmt::format("{}: {}", option, e.display()));
-    }
-}
-
 struct param {
     std::string name;
     std::vector<std::string> values;
@@ -155,19 +147,19 @@ plan setup(options& o) {
             rest.remove_prefix(dot + 1);
         }
     }
-    if (!o.where.empty()) p.where = compile(o.where, "--where");
-    if (!o.dedupe.empty()) p.dedupe = compile(o.dedupe, "--dedupe");
+    if (!o.where.empty()) p.where = expr::compile_option(o.where, "--where");
+    if (!o.dedupe.empty()) p.dedupe = expr::compile_option(o.dedupe, "--dedupe");
     if (!o.dedupe_state.empty() && o.dedupe.empty()) throw usage_error("--dedupe-state is for --dedupe");
     std::vector<std::string> names;
     for (const auto& item : o.add) {
         auto [name, text] = expr::split_named(item, "--add");
-        auto prog = compile(text, "--add");
+        auto prog = expr::compile_option(text, "--add");
         prog.bind(names);  // an --add sees the fields added before it
         names.push_back(name);
         p.add.push_back({name, std::move(prog)});
     }
     if (!o.key.empty()) {
-        p.key = compile(o.key, "--key");
+        p.key = expr::compile_option(o.key, "--key");
         p.key->bind(names);
     }
 
@@ -255,18 +247,11 @@ public:
 
     int run() {
         load_dedupe_state();
-        try {
-            loop();
-        } catch (const closed_pipe&) {
-            log::debug("output closed downstream");
-        } catch (const runtime_failure& e) {
-            finish(true);
-            throw runtime_failure(undelivered(sink_->counts(), e.what()));
-        } catch (...) {
-            finish(true);
-            throw;
-        }
-        return finish(false);
+        produce_through(*sink_, errors_, [&] { loop(); }, [&](const sink_counts& c) { report(c); });
+        save_dedupe_state();  // what was delivered only: a failed run publishes its records again
+        if (polls_failed_ > 0 && polls_ok_ == 0)
+            throw runtime_failure(fmt::format("no poll succeeded ({} failed); the last: {}", polls_failed_, last_failure_));
+        return exit_ok;
     }
 
 private:
@@ -517,16 +502,7 @@ private:
         return true;
     }
 
-    int finish(bool failing) {
-        sink_counts c;
-        try {
-            c = sink_->close();
-            errors_.close();
-        } catch (const closed_pipe&) {
-        } catch (...) {
-            if (!failing) throw;
-            c = sink_->counts();
-        }
+    void report(const sink_counts& c) {
         if (o_.common.stats) {
             const double secs = clock_.seconds();
             stats_report(log::tool())
@@ -552,12 +528,6 @@ private:
                 .add("elapsed_s", secs)
                 .print();
         }
-        if (failing) return exit_runtime;
-        if (c.failed > 0) throw runtime_failure(undelivered(c, c.first_error));
-        save_dedupe_state();  // what was delivered only: a failed run publishes its records again
-        if (polls_failed_ > 0 && polls_ok_ == 0)
-            throw runtime_failure(fmt::format("no poll succeeded ({} failed); the last: {}", polls_failed_, last_failure_));
-        return exit_ok;
     }
 
     // --dedupe-state: one line per id, "HASH<TAB>ID" with ID as a JSON string.

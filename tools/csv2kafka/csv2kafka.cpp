@@ -247,57 +247,36 @@ public:
     }
 
     int run() {
-        try {
-            bool more = true;
-            do {
-                for (const auto& input : o_.inputs) {
-                    more = o_.format == "csv" ? publish_csv(input) : publish_jsonl(input);
-                    if (!more) break;
-                }
-                replay_.restart();
-            } while (more && o_.loop);
-        } catch (const closed_pipe&) {
-            log::debug("output closed downstream");
-        } catch (const runtime_failure& e) {
-            // Report what was delivered before the error, then the error itself, with how many of
-            // the messages handed to Kafka are lost with it (README "Guarantees").
-            finish(true);
-            throw runtime_failure(undelivered(sink_->counts(), e.what()));
-        } catch (...) {
-            finish(true);
-            throw;
-        }
-        return finish(false);
+        produce_through(
+            *sink_, errors_,
+            [&] {
+                bool more = true;
+                do {
+                    for (const auto& input : o_.inputs) {
+                        more = o_.format == "csv" ? publish_csv(input) : publish_jsonl(input);
+                        if (!more) break;
+                    }
+                    replay_.restart();
+                } while (more && o_.loop);
+            },
+            [&](const sink_counts& c) { report(c); });
+        return exit_ok;
     }
 
 private:
-    int finish(bool failing) {
+    void report(const sink_counts& c) {
         progress_.finish();
-        sink_counts c;
-        try {
-            c = sink_->close();
-            errors_.close();
-        } catch (const closed_pipe&) {
-        } catch (...) {
-            if (!failing) throw;
-            c = sink_->counts();  // closing failed too: what the sink knows so far
-        }
-        if (o_.common.stats) {
-            const double secs = clock_.seconds();
-            stats_report(log::tool())
-                .add("rows_read", rows_read_)
-                .add("produced", c.written)
-                .add("delivered", c.delivered)
-                .add("failed", c.failed)
-                .add("bad", errors_.count())
-                .add("elapsed_s", secs)
-                .add("records_per_s", c.written / std::max(secs, 1e-9))
-                .print();
-        }
-        if (c.failed > 0 && !failing)
-            throw runtime_failure(
-                fmt::format("{} of {} messages not delivered: {}", c.failed, c.written, c.first_error));
-        return exit_ok;
+        if (!o_.common.stats) return;
+        const double secs = clock_.seconds();
+        stats_report(log::tool())
+            .add("rows_read", rows_read_)
+            .add("produced", c.written)
+            .add("delivered", c.delivered)
+            .add("failed", c.failed)
+            .add("bad", errors_.count())
+            .add("elapsed_s", secs)
+            .add("records_per_s", c.written / std::max(secs, 1e-9))
+            .print();
     }
 
     // The inputs by number (from 1, in tags), each once: a --loop reads them again.

@@ -105,11 +105,7 @@ spec parse_spec(std::string_view item) {
         if (s.function != fn::count) throw usage_error(fmt::format("--agg: {}() needs an expression: {}(EXPR)", fname, fname));
         return s;
     }
-    try {
-        s.argument = expr::program::compile(arg);
-    } catch (const expr::syntax_error& e) {
-        throw usage_error(fmt::format("--agg {}: {}", s.name, e.display()));
-    }
+    s.argument = expr::compile_option(arg, fmt::format("--agg {}", s.name));
     return s;
 }
 

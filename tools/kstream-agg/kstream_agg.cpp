@@ -167,14 +167,6 @@ std::pair<std::string, std::string> split_group_item(std::string_view item) {
 
 namespace {
 
-expr::program compile(std::string_view text, std::string_view option) {
-    try {
-        return expr::program::compile(text);
-    } catch (const expr::syntax_error& e) {
-        throw usage_error(fmt::format("{}: {}", option, e.display()));
-    }
-}
-
 bool kafka_input(const plan& p) { return !p.inputs.empty() && p.inputs.front().is_kafka(); }
 
 session_options session_of(const options& o, const plan& p) {
@@ -206,7 +198,7 @@ plan setup(options& o) {
         for (const auto& item : expr::split_list(list)) {
             auto [name, text] = split_group_item(item);
             add_name(name, "--group-by");
-            p.group.push_back({name, compile(text, "--group-by")});
+            p.group.push_back({name, expr::compile_option(text, "--group-by")});
         }
     for (const auto& list : o.aggs)
         for (const auto& item : expr::split_list(list)) {
@@ -223,8 +215,8 @@ plan setup(options& o) {
                           "leave its earlier results behind as windows that do not exist; use --emit final");
     if (!o.time_field.empty() && !o.time.empty()) throw usage_error("--time-field and --time exclude each other");
     const std::string time = !o.time_field.empty() ? o.time_field : o.time;
-    if (!time.empty() && time != "@timestamp") p.time = compile(time, o.time_field.empty() ? "--time" : "--time-field");
-    if (!o.having.empty()) p.having = compile(o.having, "--having");
+    if (!time.empty() && time != "@timestamp") p.time = expr::compile_option(time, o.time_field.empty() ? "--time" : "--time-field");
+    if (!o.having.empty()) p.having = expr::compile_option(o.having, "--having");
     if (o.idle_close > 0 && p.window.kind == window_kind::none)
         throw usage_error("--idle-close closes windows: it needs --window tumbling, hopping or session");
     if (kafka_input(p)) {

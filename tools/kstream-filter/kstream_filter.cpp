@@ -59,14 +59,6 @@ session_options session_of(const options& o, const plan& p) {
     return make_session_options(o.common, o.delivery, p.inputs, {p.output});
 }
 
-expr::program compile(std::string_view text, std::string_view option) {
-    try {
-        return expr::program::compile(text);
-    } catch (const expr::syntax_error& e) {
-        throw usage_error(fmt::format("{}: {}", option, e.display()));
-    }
-}
-
 }  // namespace
 
 plan setup(options& o) {
@@ -77,13 +69,13 @@ plan setup(options& o) {
     if (!o.select.empty() && !o.drop.empty()) throw usage_error("--select and --drop exclude each other");
     if (!o.lookup.empty() && o.on.empty()) throw usage_error("--lookup needs --on 'FIELD=COLUMN'");
     if (o.lookup.empty() && (!o.on.empty() || o.inner)) throw usage_error("--on and --inner are for --lookup");
-    if (!o.where.empty()) p.where = compile(o.where, "--where");
-    if (!o.key.empty()) p.key = compile(o.key, "--key");
+    if (!o.where.empty()) p.where = expr::compile_option(o.where, "--where");
+    if (!o.key.empty()) p.key = expr::compile_option(o.key, "--key");
     if (!o.on.empty()) {
         const auto eq = o.on.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == o.on.size())
             throw usage_error(fmt::format("--on: expected FIELD=COLUMN, got '{}'", o.on));
-        p.join_field = compile(o.on.substr(0, eq), "--on");
+        p.join_field = expr::compile_option(o.on.substr(0, eq), "--on");
         p.join_column = o.on.substr(eq + 1);
     }
     std::vector<std::string> names;
@@ -93,11 +85,11 @@ plan setup(options& o) {
             if (std::find(names.begin(), names.end(), name) != names.end())
                 throw usage_error(fmt::format("--select: '{}' twice", name));
             names.push_back(name);
-            p.select.push_back({name, compile(text, "--select")});
+            p.select.push_back({name, expr::compile_option(text, "--select")});
         }
     for (const auto& item : o.set) {
         auto [name, text] = expr::split_named(item, "--set");
-        p.set.push_back({name, compile(text, "--set")});
+        p.set.push_back({name, expr::compile_option(text, "--set")});
     }
     for (const auto& d : o.drop)
         if (!d.empty()) p.drop.push_back(d);

@@ -74,6 +74,14 @@ std::string leading_name(std::string_view text, size_t& used) {
 
 }  // namespace
 
+program compile_option(std::string_view text, std::string_view option) {
+    try {
+        return program::compile(text);
+    } catch (const syntax_error& e) {
+        throw ks::usage_error(fmt::format("{}: {}", option, e.display()));
+    }
+}
+
 std::pair<std::string, std::string> split_named(std::string_view item, std::string_view option) {
     if (item.empty()) throw ks::usage_error(fmt::format("{}: an empty item", option));
     size_t used = 0;
@@ -90,14 +98,10 @@ std::pair<std::string, std::string> split_named(std::string_view item, std::stri
         }
     }
     // No name: a field path names itself by its last step.
-    try {
-        auto p = program::compile(item);
-        if (auto path = p.field_path(); path && !path->empty()) {
-            for (auto it = path->rbegin(); it != path->rend(); ++it)
-                if (it->index < 0) return {it->name, std::string(item)};
-        }
-    } catch (const syntax_error& e) {
-        throw ks::usage_error(fmt::format("{}: {}", option, e.display()));
+    const auto p = compile_option(item, option);
+    if (auto path = p.field_path(); path && !path->empty()) {
+        for (auto it = path->rbegin(); it != path->rend(); ++it)
+            if (it->index < 0) return {it->name, std::string(item)};
     }
     throw ks::usage_error(fmt::format("{}: '{}' needs a name: write NAME=EXPR", option, item));
 }

@@ -3,6 +3,8 @@
 #include "ks/cli.hpp"
 #include "ks/error.hpp"
 #include "ks/kafka.hpp"
+#include "ks/log.hpp"
+#include "ks/record_errors.hpp"
 
 #include <fmt/core.h>
 
@@ -114,6 +116,40 @@ std::string undelivered(const sink_counts& c, std::string_view why) {
     const std::uint64_t lost = c.written > c.delivered ? c.written - c.delivered : 0;
     if (lost == 0 || why.find("messages not delivered") != std::string_view::npos) return std::string(why);
     return fmt::format("{} of {} messages not delivered: {}", lost, c.written, why);
+}
+
+sink_counts produce_through(record_sink& sink, error_policy& errors, const std::function<void()>& work,
+                            const std::function<void(const sink_counts&)>& report) {
+    // Closes and reports; when the run is failing already, a failure to close only loses to it.
+    const auto finish = [&](bool failing) {
+        sink_counts c;
+        try {
+            c = sink.close();
+            errors.close();
+        } catch (const closed_pipe&) {
+        } catch (...) {
+            if (!failing) throw;
+            c = sink.counts();  // closing failed too: what the sink knows so far
+        }
+        report(c);
+        return c;
+    };
+    try {
+        work();
+    } catch (const closed_pipe&) {
+        log::debug("output closed downstream");
+    } catch (const runtime_failure& e) {
+        // What was delivered before the error is reported, then the error, with how many of the
+        // messages handed to Kafka are lost with it.
+        finish(true);
+        throw runtime_failure(undelivered(sink.counts(), e.what()));
+    } catch (...) {
+        finish(true);
+        throw;
+    }
+    const sink_counts c = finish(false);
+    if (c.failed > 0) throw runtime_failure(undelivered(c, c.first_error));
+    return c;
 }
 
 }  // namespace ks

@@ -126,6 +126,10 @@ private:
     std::unique_ptr<state> state_;
 };
 
+// An option's expression: a syntax error becomes ks::usage_error "OPTION: message" with the
+// expression and a caret under the column (syntax_error::display). Every tool's options use it.
+program compile_option(std::string_view text, std::string_view option);
+
 // Lists of expressions in options (kstream-filter's --select, kstream-agg's --group-by and --agg).
 // "a=x+1, b, `c d`=upper(e)" -> items; commas inside brackets, parentheses and quotes do not split.
 std::vector<std::string> split_list(std::string_view text);

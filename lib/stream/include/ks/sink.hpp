@@ -28,6 +28,17 @@ struct sink_counts {
 // (README "Guarantees"); `why` alone when nothing was lost or it says so already.
 std::string undelivered(const sink_counts& counts, std::string_view why);
 
+class record_sink;
+class error_policy;
+
+// A producing tool's run (csv2kafka, api2kafka): `work` writes to `sink`, then the sink and the
+// dead letters are closed however it ended, and `report` gets the final counts (--stats) on every
+// exit. A closed pipe downstream is success. A runtime failure is thrown again as "N of M
+// messages not delivered: why"; messages that failed in a clean run throw the same. Returns the
+// counts of a clean run.
+sink_counts produce_through(record_sink& sink, error_policy& errors, const std::function<void()>& work,
+                            const std::function<void(const sink_counts&)>& report);
+
 class record_sink {
 public:
     virtual ~record_sink() = default;
