@@ -44,6 +44,8 @@ TEST_CASE("redactor: secret query parameters, headers and given values become **
     CHECK(r.apply("token eyJhbGciOi") == "token ***");
     r.add("envsecret");
     CHECK(r.apply("https://h/envsecret/x") == "https://h/***/x");
+    r.add("k/ey+1");  // also as it stands percent-encoded in a URL
+    CHECK(r.apply("https://h/w?city=k%2Fey%2B1 and k/ey+1") == "https://h/w?city=*** and ***");
     r.add("ab");  // too short to replace safely
     CHECK(r.apply("ab cd") == "ab cd");
     CHECK(ks::http::redactor::secret_header("x-api-key"));
@@ -104,6 +106,8 @@ TEST_CASE("api2kafka setup: refused options", "[api2kafka]") {
     CHECK_THROWS_WITH(setup({"http://h/w", "--param", "city=Paris"}), "--param city: no URL has {city}");
     CHECK_THROWS_WITH(setup({"http://h/{a}", "--param", "a=1", "--param", "a=2"}), "--param: 'a' twice");
     CHECK_THROWS_WITH(setup({"ftp://h/w"}), Catch::Contains("only http:// and https://"));
+    ::setenv("KS_TEST_FTP_KEY", "ftp-secret-77", 1);  // a secret in a refused URL is not printed
+    CHECK_THROWS_WITH(setup({"ftp://h/w?k=${KS_TEST_FTP_KEY}"}), "URL 'ftp://h/w?k=***': only http:// and https:// URLs are polled");
     CHECK_THROWS_AS(setup({"http://h/w", "--interval", "0"}), ks::usage_error);
     CHECK_THROWS_AS(setup({"http://h/w", "--records", "data..x"}), ks::usage_error);
     CHECK_THROWS_AS(setup({"http://h/w", "--header", "NoColon"}), ks::usage_error);

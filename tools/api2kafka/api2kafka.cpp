@@ -163,12 +163,18 @@ plan setup(options& o) {
         p.key->bind(names);
     }
 
-    std::vector<std::string> secrets;
+    // ${ENV}: each value is a secret from the moment it is read, so that no message shows it.
+    const auto expand = [&](std::string_view text, std::string_view what) {
+        std::vector<std::string> found;
+        auto expanded = http::expand_env(text, what, found);
+        for (const auto& s : found) p.redact.add(s);
+        return expanded;
+    };
     for (const auto& h : o.headers) {
         const auto colon = h.find(':');
         if (colon == std::string::npos || colon == 0)
             throw usage_error(fmt::format("--header: expected 'Name: value', got '{}'", h.substr(0, h.find(':'))));
-        auto expanded = http::expand_env(h, "--header", secrets);
+        auto expanded = expand(h, "--header");
         p.redact.learn_header(expanded);
         p.headers.push_back(std::move(expanded));
     }
@@ -182,16 +188,15 @@ plan setup(options& o) {
         std::string_view values = std::string_view(text).substr(eq + 1);
         while (true) {
             const auto comma = values.find(',');
-            pr.values.push_back(http::expand_env(values.substr(0, comma), "--param", secrets));
+            pr.values.push_back(expand(values.substr(0, comma), "--param"));
             if (comma == std::string_view::npos) break;
             values.remove_prefix(comma + 1);
         }
         params.push_back(std::move(pr));
     }
-    for (const auto& s : secrets) p.redact.add(s);
     for (const auto& raw : o.urls) {
         // One URL per combination of the values of the parameters it names.
-        std::vector<std::string> urls{http::expand_env(raw, "URL", secrets)};
+        std::vector<std::string> urls{expand(raw, "URL")};
         for (const auto& name : references(raw)) {
             auto it = std::find_if(params.begin(), params.end(), [&](const param& q) { return q.name == name; });
             if (it == params.end())
@@ -208,7 +213,6 @@ plan setup(options& o) {
             p.targets.push_back({u, {}});
         }
     }
-    for (const auto& s : secrets) p.redact.add(s);
     for (const auto& pr : params)
         if (!pr.used) throw usage_error(fmt::format("--param {}: no URL has {{{}}}", pr.name, pr.name));
     for (auto& t : p.targets) t.shown = p.redact.learn_url(t.url);
@@ -413,13 +417,22 @@ private:
     bool one(const std::string& shown, std::uint64_t n, simdjson::dom::element element) {
         if (o_.common.limit_reached(produced_)) return false;
         ++records_seen_;
-        text_.clear();
-        json::append_element(text_, element);
+        // The record as served, written out only when something needs it (not for the records
+        // --where drops): the output without --add, --dedupe's hash, a bad record's bytes.
+        bool written = false;
+        const auto served = [&]() -> const std::string& {
+            if (!written) {
+                text_.clear();
+                json::append_element(text_, element);
+                written = true;
+            }
+            return text_;
+        };
         const auto bad = [&](std::string_view why) {
             record_origin origin;
             origin.source = shown;
             origin.line = n;
-            errors_.handle(origin, why, text_);
+            errors_.handle(origin, why, served());
             return true;
         };
         simdjson::dom::object object;
@@ -441,7 +454,7 @@ private:
             if (!eval_.evaluate(*p_.dedupe, ctx, id, why_)) return bad(why_);
             id_.clear();
             if (expr::append_text(id_, id)) {  // a null id: never a duplicate
-                hash = std::hash<std::string>{}(text_);
+                hash = std::hash<std::string>{}(served());
                 if (auto it = seen_.find(id_); it != seen_.end() && it->second == hash) {
                     ++unchanged_;
                     return true;
@@ -462,7 +475,7 @@ private:
             if (!eval_.evaluate(*p_.key, ctx, k, why_)) return bad(why_);
             has_key = expr::append_text(key_, k);
         }
-        std::string_view value = text_;
+        std::string_view value;
         if (!p_.add.empty()) {
             // The record's fields in order, those --add replaces in their place, then the new ones.
             out_.assign("{");
@@ -495,6 +508,8 @@ private:
             }
             out_.push_back('}');
             value = out_;
+        } else {
+            value = served();
         }
         sink_->write({has_key ? std::optional<std::string_view>(key_) : std::nullopt, value});
         ++produced_;

@@ -256,6 +256,10 @@ bool redactor::secret_header(std::string_view name) {
 void redactor::add(std::string_view secret) {
     if (secret.empty()) return;
     if (std::find(secrets_.begin(), secrets_.end(), secret) == secrets_.end()) secrets_.emplace_back(secret);
+    // A --param value goes into its URL percent-encoded: that form is the same secret.
+    if (auto escaped = escape(secret); escaped != secret &&
+                                       std::find(secrets_.begin(), secrets_.end(), escaped) == secrets_.end())
+        secrets_.push_back(std::move(escaped));
     // Longest first, so that a secret containing another is replaced whole.
     std::sort(secrets_.begin(), secrets_.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
 }
