@@ -581,6 +581,15 @@ void bind_locals(node& n, std::span<const std::string> locals) {
         if (s.key) bind_locals(*s.key, locals);
 }
 
+void collect_fields(const node& n, std::vector<std::string>& out) {
+    if (n.code == op::path && n.base == path_base::field && n.local < 0 &&
+        std::find(out.begin(), out.end(), n.first) == out.end())
+        out.push_back(n.first);
+    for (const auto& k : n.kids) collect_fields(*k, out);
+    for (const step& s : n.steps)
+        if (s.key) collect_fields(*s.key, out);
+}
+
 }  // namespace
 
 program program::compile(std::string_view text) {
@@ -596,6 +605,12 @@ program::~program() = default;
 
 void program::bind(std::span<const std::string> locals) {
     if (root_) bind_locals(*root_, locals);
+}
+
+std::vector<std::string> program::fields() const {
+    std::vector<std::string> out;
+    if (root_) collect_fields(*root_, out);
+    return out;
 }
 
 std::optional<std::vector<path_step>> program::field_path() const {

@@ -117,7 +117,9 @@ private:
     std::vector<header> headers_;
 };
 
-std::vector<std::string> expand(const io_spec& spec) {
+}  // namespace
+
+std::vector<std::string> expand_paths(const io_spec& spec) {
     if (spec.is_stdio()) return {"-"};
     if (spec.path.find_first_of("*?[") == std::string::npos) return {spec.path};
     glob_t g{};
@@ -129,8 +131,6 @@ std::vector<std::string> expand(const io_spec& spec) {
     if (out.empty()) throw runtime_failure(fmt::format("-i {}: no file matches", spec.text));
     return out;
 }
-
-}  // namespace
 
 void check_inputs(const std::vector<io_spec>& inputs, const common_options& o) {
     size_t kafka = 0, stdio = 0;
@@ -157,7 +157,7 @@ void check_output_is_not_input(const std::vector<io_spec>& inputs, const io_spec
         if (spec.is_kafka() || spec.is_stdio()) continue;
         std::vector<std::string> paths;
         try {
-            paths = expand(spec);
+            paths = expand_paths(spec);
         } catch (const runtime_failure&) {
             continue;  // reported when the inputs are opened
         }
@@ -181,7 +181,7 @@ std::unique_ptr<source> open_source(const std::vector<io_spec>& inputs, const co
     }
     std::vector<std::string> paths;
     for (const auto& s : inputs)
-        for (auto& p : expand(s)) paths.push_back(std::move(p));
+        for (auto& p : expand_paths(s)) paths.push_back(std::move(p));
     return std::make_unique<line_source>(std::move(paths));
 }
 

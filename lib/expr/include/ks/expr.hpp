@@ -89,6 +89,9 @@ public:
     // When the whole expression is one field path into the record (not a local, no wildcard, not
     // metadata), its steps: the caller can then copy the field's exact text instead of a value.
     [[nodiscard]] std::optional<std::vector<path_step>> field_path() const;
+    // The record's top-level fields the expression reads (not the bound locals), in order of
+    // appearance: what a model's derived feature needs from its input (kpredict serve's forms).
+    [[nodiscard]] std::vector<std::string> fields() const;
     [[nodiscard]] const std::string& text() const { return text_; }
 
 private:

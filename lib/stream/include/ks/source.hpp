@@ -44,6 +44,10 @@ struct kafka_source_settings {
 std::unique_ptr<source> open_source(const std::vector<io_spec>& inputs, const common_options& options,
                                     kafka_source_settings kafka = {});
 
+// A file spec's paths: its glob expanded in name order ("-" for standard input). Throws
+// runtime_failure when a pattern matches nothing.
+std::vector<std::string> expand_paths(const io_spec& spec);
+
 // Checks the -i specs without opening anything (a tool's setup).
 void check_inputs(const std::vector<io_spec>& inputs, const common_options& options);
 
