@@ -23,6 +23,18 @@ values() { kcat -C -b "$own" -t "$1" -e -q -o beginning -X isolation.level=read_
 # TOPIC holds at least N messages (read until N: a read to the end may last as long as a producer).
 count_at_least() { [[ $(timeout 10 kcat -C -b "$own" -t "$1" -o beginning -c "$2" -q -f '%s\n' 2>/dev/null | wc -l) -ge $2 ]]; }
 
+# After a failed wait for processes to end: names the ones still running and kills them, so that
+# the waits for their exit codes below end (a hang fails the test at once, with the culprit named).
+stop_stragglers() {  # variable names holding pids
+  local name
+  for name in "$@"; do
+    if running "${!name}"; then
+      echo "still running: $name (pid ${!name}); killed" >&2
+      kill -9 "${!name}" 2>/dev/null || true
+    fi
+  done
+}
+
 rows=60000
 awk -v n=$rows 'BEGIN { print "id,val"; for (i = 1; i <= n; i++) printf "%d,%d\n", i, (i * 7919) % 1000 }' > "$SCRATCH/rows.csv"
 awk -F, 'NR > 1 { printf "{\"id\":%d,\"val\":%d}\n", $1, $2 }' "$SCRATCH/rows.csv" | sort > "$SCRATCH/want"
@@ -51,6 +63,7 @@ sleep 6  # with the broker's start, 10-12 s without a broker, as a restart on th
 # test still ends within ctest's 300 s, which would kill it before its trap stops the broker).
 finished() { ! running "$producer" && ! running "$filter" && ! running "$dump"; }
 assert_eventually 150 "producer and consumers end after the restart" finished
+stop_stragglers producer filter dump
 set +e
 wait "$producer"; rcp=$?
 wait "$filter"; rcf=$?
@@ -85,6 +98,7 @@ running "$producer" || fail "csv2kafka ended before the broker was paused: nothi
 kill -CONT "$broker_pid"
 slow_done() { ! running "$producer"; }
 assert_eventually 120 "csv2kafka ends once the broker resumes" slow_done
+stop_stragglers producer
 set +e
 wait "$producer"; rcs=$?
 set -e
@@ -103,6 +117,7 @@ stop_own
 running "$producer" || fail "csv2kafka ended before the broker stopped: nothing was tested"
 ended() { ! running "$producer"; }
 assert_eventually 60 "csv2kafka gives up" ended
+stop_stragglers producer
 set +e; wait "$producer"; rc=$?; set -e
 err=$(grep -v '^csv2kafka: kafka: ' "$SCRATCH/gone.err" || true)
 assert_eq 1 "$rc" "giving up: exit code ($(tail -3 "$SCRATCH/gone.err"))"
