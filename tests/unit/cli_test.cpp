@@ -346,7 +346,7 @@ TEST_CASE("cli: csv2kafka exits 0 when the reader downstream closes the pipe", "
 }
 
 TEST_CASE("cli: non-finite or negative bounds exit 2, in every tool", "[cli]") {
-    for (const char* tool : {"csv2kafka", "kbatch-dump", "kstream-filter", "kstream-agg"})
+    for (const char* tool : {"csv2kafka", "kbatch-dump", "kstream-filter", "kstream-agg", "ktrain", "kpredict"})
         for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
                  {"--duration", "inf"}, {"--duration", "nan"}, {"--duration", "-1"}, {"--limit", "-5"}, {"--limit", "x"}}) {
             INFO(tool << " " << option << " " << value);
@@ -445,4 +445,84 @@ TEST_CASE("cli: a bad -X is a usage error even when the output is stdout", "[cli
     CHECK_THAT(r.err, Catch::Contains("-X no.such.property: "));
     r = run({"csv2kafka", "-X", "linger.ms=5", "/dev/null"});  // a good one changes nothing
     CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("cli: ktrain and kpredict --help exit 0 with their options and the exit codes", "[cli]") {
+    auto train = run({"ktrain", "--help"});
+    CHECK(train.exit_code == 0);
+    CHECK_THAT(train.out, Catch::Contains("--label") && Catch::Contains("--derive") && Catch::Contains("--report") &&
+                              Catch::Contains("--describe") && Catch::Contains("Exit codes: 0 success"));
+    auto predict = run({"kpredict", "--help"});
+    CHECK(predict.exit_code == 0);
+    CHECK_THAT(predict.out, Catch::Contains("--proba") && Catch::Contains("serve") && Catch::Contains("Exit codes: 0 success"));
+    auto serve = run({"kpredict", "serve", "--help"});
+    CHECK(serve.exit_code == 0);
+    CHECK_THAT(serve.out, Catch::Contains("POST /invocations") && Catch::Contains("--listen") &&
+                              Catch::Contains("Exit codes: 0 stopped by SIGINT/SIGTERM"));
+}
+
+TEST_CASE("cli: ktrain usage errors exit 2 before reading anything", "[cli]") {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+        {{"ktrain", "--label", "y"}, "ktrain: -o MODEL is required (the model file to write)\n"},
+        {{"ktrain", "-o", "m"}, "ktrain: --label is required (the field to predict)\n"},
+        {{"ktrain", "-o", "m", "--label", "y", "--features", "a", "--exclude", "b"},
+         "ktrain: --features and --exclude exclude each other\n"},
+        {{"ktrain", "-o", "m", "--label", "y", "--features", "a,y"}, "ktrain: --features: 'y' is the label\n"},
+        {{"ktrain", "-o", "m", "--label", "y", "--derive", "y=a*2"}, "ktrain: --derive: 'y' is the label\n"},
+    };
+    for (const auto& [args, message] : cases) {
+        auto r = run(args);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err == message);
+    }
+    auto bad = run({"ktrain", "-o", "m", "--label", "y", "--derive", "h=hour("});
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.err, Catch::StartsWith("ktrain: --derive: ") && Catch::Contains("^"));
+    for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--model", "svm"}, {"--split", "0"}, {"--split", "1.5"}, {"--trees", "0"}, {"--max-bins", "300"}, {"--l2", "-1"}}) {
+        INFO(option << " " << value);
+        auto r = run({"ktrain", "-o", "m", "--label", "y", option, value});
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(first_line(r.err), Catch::Contains(option));
+    }
+}
+
+TEST_CASE("cli: ktrain learns from CSV on standard input and kpredict scores JSON lines with it", "[cli]") {
+    ks_test::temp_dir tmp;
+    const std::string model = tmp.child("line.model");
+    // y = 2x + 1 exactly: least squares finds it.
+    std::string csv = "x,y\n";
+    for (int x = 0; x < 50; ++x) csv += std::to_string(x) + "," + std::to_string(2 * x + 1) + "\n";
+    auto train = run({"ktrain", "--input-format", "csv", "--label", "y", "--model", "linear", "-o", model}, {.stdin_data = csv});
+    CHECK(train.exit_code == 0);
+    CHECK_THAT(train.out, Catch::Contains("linear regression of 'y'") && Catch::Contains("R2          1.0000"));
+    auto predict = run({"kpredict", "-m", model}, {.stdin_data = "{\"x\":100,\"id\":\"a\"}\n{\"x\":-3}\n"});
+    CHECK(predict.exit_code == 0);
+    CHECK(predict.err.empty());
+    const auto out = lines(predict.out);
+    REQUIRE(out.size() == 2);
+    CHECK_THAT(out[0], Catch::StartsWith("{\"x\":100,\"id\":\"a\",\"prediction\":201"));
+    CHECK_THAT(out[1], Catch::StartsWith("{\"x\":-3,\"prediction\":-5") || Catch::StartsWith("{\"x\":-3,\"prediction\":-4.99999"));
+    auto describe = run({"ktrain", "--describe", model});
+    CHECK(describe.exit_code == 0);
+    CHECK_THAT(describe.out, Catch::Contains("features    x") && Catch::Contains("R2"));
+}
+
+TEST_CASE("cli: kpredict refuses a missing model (1), a file that is no model (65) and a bad --listen (2)", "[cli]") {
+    ks_test::temp_dir tmp;
+    const std::string nope = tmp.child("nope.model");
+    auto missing = run({"kpredict", "-m", nope}, {.stdin_data = "{}\n"});
+    CHECK(missing.exit_code == 1);
+    CHECK_THAT(missing.err, Catch::StartsWith("kpredict: " + nope + ": cannot open the model"));
+    const std::string text = tmp.write("text.model", "x,y\n1,2\n");
+    auto not_model = run({"kpredict", "-m", text}, {.stdin_data = "{}\n"});
+    CHECK(not_model.exit_code == 65);
+    CHECK(not_model.err == "kpredict: " + text + ": not a kstream model file (made by ktrain -o)\n");
+    auto serve = run({"kpredict", "serve", "-m", text});
+    CHECK(serve.exit_code == 65);
+    auto listen = run({"kpredict", "serve", "-m", text, "--listen", "localhost"});
+    CHECK(listen.exit_code == 65);  // the models are read first
+    auto no_model = run({"kpredict"}, {.stdin_data = "{}\n"});
+    CHECK(no_model.exit_code == 2);
+    CHECK(no_model.err == "kpredict: -m MODEL is required (a model file made by ktrain)\n");
 }

@@ -55,7 +55,9 @@ void declare(CLI::App& app, options& o) {
         "SIGTERM or SIGINT: stop accepting, finish the requests in progress, exit 0.\n"
         "Example:\n"
         "  kpredict serve -m traffic=traffic.model -m density=density.model --listen 127.0.0.1:8080\n"
-        "  curl -s localhost:8080/predict/traffic -d '{\"CarCount\": 40, ...}'");
+        "  curl -s localhost:8080/predict/traffic -d '{\"CarCount\": 40, ...}'\n\n"
+        "Exit codes: 0 stopped by SIGINT/SIGTERM or --duration; 1 cannot listen or read a model file;\n"
+        "2 usage error; 65 a model file that is not a model, of another version, or corrupt.");
     app.footer(
         "The prediction is added to each record (--field, replacing a field of that name); the class\n"
         "probabilities too with --proba. A record without a field the model needs, or with a value it\n"
