@@ -99,8 +99,8 @@ public:
     model& operator=(model&&) noexcept;
     ~model();
 
-    // Learns from `data` (rows in input order). Throws usage_error for data it cannot learn
-    // from (no rows, one class, a non-numeric regression label). The held-out metrics are part of
+    // Learns from `data` (rows in input order). Throws data_error for data it cannot learn from
+    // (fewer than 2 rows, one class, a non-numeric regression label), usage_error for no features. The held-out metrics are part of
     // the metadata.
     static model train(const dataset& data, algorithm a, const hyperparameters& h,
                        std::vector<derived_feature> derived, const std::string& label);
