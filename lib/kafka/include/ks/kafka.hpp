@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -275,7 +276,17 @@ private:
     std::uint64_t messages_ = 0, messages_at_last_look_ = 0, last_burst_ = 0;
     std::chrono::steady_clock::time_point last_message_{}, last_wake_{};
     void wake_fetcher();
+    // Early wake-ups (see poll): the consumer queue, half of queued.max.messages.kbytes, and the
+    // bytes of the messages returned so far (their mean size turns a queue length into bytes).
+    rd_kafka_queue_t* queue_ = nullptr;
+    std::uint64_t refill_below_bytes_ = 0, bytes_ = 0;
+    std::future<void> wake_;  // the wake-up request on its way
+    void poke_fetcher(std::chrono::steady_clock::time_point now);
     std::map<topic_partition, std::int64_t> position_; // next offset to read, per partition
+    // The entry of the partition the last message came from: -e follows the offset of every
+    // message, and messages come in runs from one partition, so most need no key and no look-up.
+    std::map<topic_partition, std::int64_t>::iterator last_position_ = position_.end();
+    std::int64_t& position_of(const rd_kafka_message_t* m);
 };
 
 }  // namespace ks
