@@ -18,6 +18,8 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -309,7 +311,10 @@ int run(options& o, plan& p) {
     errors.close();
     auto& data = c.data();
     if (signals::abort_requested()) throw runtime_failure("stopped before training");
-    log::info("training {} on {} rows ({} features)", o.model, data.rows.size(), data.feature_names.size());
+    // On a terminal the wait for a long training is announced (the records' progress line ends here).
+    const auto announce = fmt::format("training {} on {} rows ({} features)", o.model, data.rows.size(), data.feature_names.size());
+    if (!o.common.quiet && ::isatty(STDERR_FILENO)) log::write(log::level::warn, announce);
+    else log::info("{}", announce);
     auto m = ml::model::train(data, p.algorithm, o.h, p.derived, o.label);
     m.save(o.output);
     std::fputs(ml::describe(m.metadata(), o.output).c_str(), stdout);
