@@ -28,7 +28,7 @@ enum class algorithm : std::uint8_t { logistic, linear, rf_classifier, rf_regres
 struct hyperparameters {
     int trees = 20;         // forests (Spark's numTrees)
     int max_depth = 5;      // forests (Spark's maxDepth)
-    int max_bins = 32;      // forests: candidate thresholds per feature (Spark's maxBins)
+    int max_bins = 256;     // forests: bins per feature (Spark's maxBins is 32: docs/models.md)
     double l2 = -1;         // logistic and linear: L2 strength; < 0: the default (docs/models.md)
     int max_iter = 100;     // logistic: L-BFGS iterations
     std::uint64_t seed = 42;
