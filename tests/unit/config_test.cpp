@@ -1,6 +1,6 @@
 // ks config and spec: -X prop=value, -F property files, secret names, input/output SPECs and the
 // Kafka settings built from the common options.
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/config.hpp"
 #include "ks/error.hpp"
 #include "ks/spec.hpp"

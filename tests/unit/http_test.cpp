@@ -2,6 +2,7 @@
 // expanded from --param and the environment, and which options are refused.
 #include "api2kafka/api2kafka.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/error.hpp"
 #include "ks/http.hpp"
 

@@ -4,6 +4,7 @@
 #include "kbatch-dump/kbatch_dump.hpp"
 #include "kstream-filter/kstream_filter.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/error.hpp"
 #include "ks/log.hpp"
 

@@ -4,6 +4,7 @@
 // their schedule: poll k of a URL is due at start + k x interval whatever the earlier ones took.
 #include "api2kafka.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/error.hpp"
 #include "ks/kafka.hpp"
 #include "ks/json.hpp"

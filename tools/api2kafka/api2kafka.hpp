@@ -1,7 +1,7 @@
 // api2kafka: polls HTTP JSON APIs and publishes the records of each response (docs/api2kafka.md).
 #pragma once
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/expr.hpp"
 #include "ks/http.hpp"
 #include "ks/spec.hpp"

@@ -1,5 +1,7 @@
 #include "api2kafka.hpp"
 
+#include "ks/cli.hpp"
+
 #include <malloc.h>
 
 int main(int argc, char** argv) {

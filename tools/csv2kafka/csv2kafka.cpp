@@ -1,6 +1,7 @@
 // csv2kafka: CSV or JSON-lines rows -> one JSON object per message (or per line on stdout).
 #include "csv2kafka.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/kafka.hpp"
 
 #include "ks/csv.hpp"

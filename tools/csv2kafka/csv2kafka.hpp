@@ -1,6 +1,6 @@
 #pragma once
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 
 #include <cstdint>
 #include <string>

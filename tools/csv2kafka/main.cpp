@@ -1,5 +1,7 @@
 #include "csv2kafka.hpp"
 
+#include "ks/cli.hpp"
+
 int main(int argc, char** argv) {
     ks::csv2kafka::options o;
     CLI::App app{"Publish CSV (or JSON-lines) rows as JSON messages to a Kafka topic or stdout.", "csv2kafka"};

@@ -4,6 +4,7 @@
 // already written and a restart skips it: every record ends up in exactly one file.
 #include "kbatch_dump.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/csv.hpp"
 #include "ks/error.hpp"
 #include "ks/io.hpp"

@@ -1,5 +1,7 @@
 #include "kbatch_dump.hpp"
 
+#include "ks/cli.hpp"
+
 int main(int argc, char** argv) {
     ks::kbatch_dump::options o;
     CLI::App app{"Consume a Kafka topic into rotated batch files (JSON lines or CSV), exactly once.", "kbatch-dump"};

@@ -4,6 +4,7 @@
 // transactions). `kpredict serve` (serve.cpp) answers HTTP requests instead.
 #include "kpredict.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/error.hpp"
 #include "ks/json.hpp"
 #include "ks/log.hpp"
@@ -41,8 +42,8 @@ void declare(CLI::App& app, options& o) {
     s->add_option("--request-timeout", o.serve.request_timeout_s, "Seconds a client may take to send a request or read the answer")
         ->check(positive)
         ->capture_default_str();
-    s->add_option("--threads", o.serve.threads, "Connections served at once (keep-alive connections hold one each)")
-        ->check(CLI::Range(1, 4096))
+    s->add_option("--threads", o.serve.threads, "Threads serving connections, each any number of them (0: one per core)")
+        ->check(CLI::Range(0, 256))
         ->capture_default_str();
     s->footer(
         "Endpoints:\n"

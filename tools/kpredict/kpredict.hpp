@@ -1,6 +1,6 @@
 #pragma once
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/model.hpp"
 #include "ks/session.hpp"
 #include "ks/spec.hpp"
@@ -15,7 +15,7 @@ struct serve_options {
     std::string listen = "127.0.0.1:8080";
     std::size_t max_body = 1 << 20;
     double request_timeout_s = 10;
-    int threads = 64;
+    int threads = 0;  // 0: one per core
 };
 
 struct options {

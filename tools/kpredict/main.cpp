@@ -1,5 +1,7 @@
 #include "kpredict.hpp"
 
+#include "ks/cli.hpp"
+
 int main(int argc, char** argv) {
     ks::kpredict::options o;
     CLI::App app{"Score a stream of JSON records with a model trained by ktrain, or serve it over HTTP.", "kpredict"};

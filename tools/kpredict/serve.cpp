@@ -1,7 +1,7 @@
-// kpredict serve: models over HTTP (cpp-httplib), the replacement for a Flask scoring app and a
+// kpredict serve: models over HTTP (http_server.hpp), the replacement for a Flask scoring app and a
 // Streamlit page. The API clients already know (MLflow's /invocations), our own /predict/NAME,
-// /health, Prometheus /metrics, and a page per model. Each connection is served by one thread of
-// a pool (--threads); each thread scores with its own scorers, the models are shared read-only.
+// /health, Prometheus /metrics, and a page per model. Each serving thread (--threads) scores with
+// its own scorers; the models are shared read-only.
 #include "kpredict.hpp"
 
 #include "ks/error.hpp"
@@ -10,8 +10,8 @@
 #include "ks/report.hpp"
 #include "ks/signal.hpp"
 
-#include <httplib.h>
-#include <sys/socket.h>
+#include "http_server.hpp"
+
 #include <fmt/core.h>
 #include <fmt/format.h>
 
@@ -79,45 +79,41 @@ public:
         health_ += "]}\n";
     }
 
-    void routes(httplib::Server& s) {
-        s.Get("/ping", [](const httplib::Request&, httplib::Response& res) { res.set_content("\n", "text/plain"); });
-        s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-            res.set_content(health_, "application/json");
-        });
-        s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-            res.set_content(metrics(), "text/plain; version=0.0.4");
-        });
-        s.Get("/", [this](const httplib::Request&, httplib::Response& res) { res.set_content(index_, "text/html; charset=utf-8"); });
-        s.Get("/report/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {
-            if (auto* m = find(req.matches[1])) return res.set_content(m->report, "text/html; charset=utf-8");
-            fail(res, {404, unknown(req.matches[1])});
-        });
-        s.Post("/predict/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {
-            served* m = find(req.matches[1]);
-            if (!m) return fail(res, {404, unknown(req.matches[1])});
-            timed(*m, res, [&] { return predict(*m, req.body); });
-        });
-        s.Post("/invocations", [this](const httplib::Request& req, httplib::Response& res) {
-            served* m = nullptr;
-            if (req.has_param("model")) {
-                m = find(req.get_param_value("model"));
-                if (!m) return fail(res, {404, unknown(req.get_param_value("model"))});
-            } else if (models_.size() == 1) {
-                m = models_.front().get();
-            } else {
-                return fail(res, {400, fmt::format("{} models are loaded: name one with /invocations?model=NAME", models_.size())});
+    // One request: the endpoint by method and path.
+    void handle(const http_request& req, http_response& res) {
+        const std::string_view path = req.path;
+        const auto html = "text/html; charset=utf-8";
+        if (req.method == "GET") {
+            if (path == "/ping") return text(res, "\n", "text/plain");
+            if (path == "/health") return text(res, health_, "application/json");
+            if (path == "/metrics") return text(res, metrics(), "text/plain; version=0.0.4");
+            if (path == "/") return text(res, index_, html);
+            if (path.starts_with("/report/")) {
+                const std::string name(path.substr(8));
+                if (auto* m = find(name)) return text(res, m->report, html);
+                return fail(res, {404, unknown(name)});
             }
-            timed(*m, res, [&] { return invocations(*m, req.body); });
-        });
-        s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-            if (!res.body.empty()) return;
-            std::string body = "{\"error\":";
-            json::append_string(body, res.status == 404 ? fmt::format("no such endpoint: {} {}", req.method, req.path)
-                                                         : res.status == 413 ? std::string("request body too large (--max-body)")
-                                                                             : fmt::format("HTTP {}", res.status));
-            body += "}\n";
-            res.set_content(body, "application/json");
-        });
+        } else if (req.method == "POST") {
+            if (path.starts_with("/predict/") && path.find('/', 9) == std::string_view::npos) {
+                const std::string name(path.substr(9));
+                served* m = find(name);
+                if (!m) return fail(res, {404, unknown(name)});
+                return timed(*m, res, [&] { return predict(*m, req.body); });
+            }
+            if (path == "/invocations") {
+                served* m = nullptr;
+                if (req.has_param("model")) {
+                    m = find(req.param("model"));
+                    if (!m) return fail(res, {404, unknown(req.param("model"))});
+                } else if (models_.size() == 1) {
+                    m = models_.front().get();
+                } else {
+                    return fail(res, {400, fmt::format("{} models are loaded: name one with /invocations?model=NAME", models_.size())});
+                }
+                return timed(*m, res, [&] { return invocations(*m, req.body); });
+            }
+        }
+        fail(res, {404, fmt::format("no such endpoint: {} {}", req.method, req.path)});
     }
 
 private:
@@ -131,20 +127,24 @@ private:
         for (const auto& m : models_) loaded += (loaded.empty() ? "" : ", ") + m->name;
         return fmt::format("no model named '{}' (loaded: {})", name, loaded);
     }
-    static void fail(httplib::Response& res, const http_error& e) {
-        std::string body = "{\"error\":";
-        json::append_string(body, e.message);
-        body += "}\n";
+    static void fail(http_response& res, const http_error& e) {
         res.status = e.status;
-        res.set_content(body, "application/json");
+        res.content_type = "application/json";
+        res.body = "{\"error\":";
+        json::append_string(res.body, e.message);
+        res.body += "}\n";
+    }
+    static void text(http_response& res, std::string body, const char* type) {
+        res.body = std::move(body);
+        res.content_type = type;
     }
 
     // Runs a scoring request, counting it and its latency for /metrics.
     template <typename F>
-    void timed(served& m, httplib::Response& res, F&& f) {
+    void timed(served& m, http_response& res, F&& f) {
         const auto start = std::chrono::steady_clock::now();
         try {
-            res.set_content(f(), "application/json");
+            res.body = f();
         } catch (const http_error& e) {
             m.count.errors.fetch_add(1, std::memory_order_relaxed);
             fail(res, e);
@@ -172,9 +172,9 @@ private:
         return 0;
     }
 
-    simdjson::dom::element parse(thread_state& t, const std::string& body) {
+    simdjson::dom::element parse(thread_state& t, std::string_view body) {
         simdjson::dom::element doc;
-        if (const auto e = t.parser.parse(body).get(doc); e != simdjson::SUCCESS)
+        if (const auto e = t.parser.parse(body.data(), body.size()).get(doc); e != simdjson::SUCCESS)
             throw http_error{400, fmt::format("invalid JSON: {}", simdjson::error_message(e))};
         return doc;
     }
@@ -197,7 +197,7 @@ private:
     }
 
     // /predict/NAME: a record, or an array of records.
-    std::string predict(served& m, const std::string& body) {
+    std::string predict(served& m, std::string_view body) {
         auto& t = state();
         const auto doc = parse(t, body);
         std::string out;
@@ -219,7 +219,7 @@ private:
 
     // MLflow's scoring protocol: {"dataframe_split": {"columns": [...], "data": [[...]]}},
     // {"dataframe_records": [{...}]}, {"instances": [{...}]} or {"inputs": [{...}] | {"col": [...]}}.
-    std::string invocations(served& m, const std::string& body) {
+    std::string invocations(served& m, std::string_view body) {
         auto& t = state();
         const auto doc = parse(t, body);
         simdjson::dom::object top;
@@ -385,44 +385,17 @@ int serve(options& o) {
         throw usage_error(fmt::format("--listen {}: expected HOST:PORT", o.serve.listen));
     const std::string host = o.serve.listen.substr(0, colon);
 
-    httplib::Server svr;
-    const int threads = o.serve.threads;
-    svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-    svr.set_payload_max_length(o.serve.max_body);
-    const auto timeout = std::chrono::microseconds(static_cast<std::int64_t>(o.serve.request_timeout_s * 1e6));
-    svr.set_read_timeout(timeout);
-    svr.set_write_timeout(timeout);
-    svr.set_keep_alive_max_count(1000000);
-    // An answer goes out in two writes (headers, body): without TCP_NODELAY the body waits for
-    // the client's delayed ACK, 40 ms a request (bench/ml: 22 requests/s on one connection).
-    svr.set_tcp_nodelay(true);
-    int listening = -1;
-    svr.set_socket_options([&listening](socket_t sock) {
-        int yes = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // httplib's default options
-        listening = sock;
-    });
     server api(std::move(models));
-    api.routes(svr);
-    const int bound = port == 0 ? svr.bind_to_any_port(host) : (svr.bind_to_port(host, port) ? port : -1);
-    if (bound < 0) throw runtime_failure(fmt::format("--listen {}: cannot listen there: {}", o.serve.listen, errno_text(errno)));
-    // Debian's cpp-httplib is built with a listen backlog of 5: 64 clients connecting at once
-    // overflow it, and the dropped ones retry after 1-3 s (bench/ml's p99). Listening again on
-    // the bound socket raises the backlog (Linux takes the new value).
-    if (listening >= 0) ::listen(listening, SOMAXCONN);
+    http_limits limits;
+    limits.max_body = o.serve.max_body;
+    limits.timeout_s = o.serve.request_timeout_s;
+    limits.threads = static_cast<unsigned>(o.serve.threads);
+    http_server http(host, port, limits, [&api](const http_request& req, http_response& res) { api.handle(req, res); });
     // Always said (unless -q): with --listen HOST:0 it is how a script learns the port.
     if (!o.common.quiet)
         log::write(log::level::warn, fmt::format("serving {} model{} at http://{}:{}/", o.serve.models.size(),
-                                                 o.serve.models.size() == 1 ? "" : "s", host, bound));
-    // SIGTERM and SIGINT: stop accepting; the pool finishes the requests in progress.
-    std::thread watch([&svr] {
-        while (!signals::stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        svr.stop();
-    });
-    const bool ok = svr.listen_after_bind();
-    signals::request_stop();
-    watch.join();
-    if (!ok && signals::last_signal() == 0) throw runtime_failure("the server stopped unexpectedly");
+                                                 o.serve.models.size() == 1 ? "" : "s", host, http.port()));
+    http.run();
     return exit_ok;
 }
 

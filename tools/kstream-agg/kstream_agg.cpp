@@ -4,6 +4,7 @@
 // docs/kstream-agg.md describes windows, watermarks, emission, state and its limits.
 #include "kstream_agg.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/error.hpp"
 #include "ks/json.hpp"
 #include "ks/kafka.hpp"

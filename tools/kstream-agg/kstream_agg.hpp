@@ -4,12 +4,11 @@
 
 #include "aggregates.hpp"
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/expr.hpp"
 #include "ks/session.hpp"
 #include "ks/spec.hpp"
 
-#include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,7 @@
 #include "kstream_agg.hpp"
 
+#include "ks/cli.hpp"
+
 int main(int argc, char** argv) {
     ks::kstream_agg::options o;
     CLI::App app{"Group a stream of JSON records by keys and event-time windows and aggregate them, from a topic or "

@@ -5,6 +5,7 @@
 
 #include "lookup.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/error.hpp"
 #include "ks/json.hpp"
 #include "ks/log.hpp"

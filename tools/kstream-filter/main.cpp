@@ -1,5 +1,7 @@
 #include "kstream_filter.hpp"
 
+#include "ks/cli.hpp"
+
 int main(int argc, char** argv) {
     ks::kstream_filter::options o;
     CLI::App app{"Filter, reshape and enrich a stream of JSON records, from a topic or stdin to a topic or stdout.",

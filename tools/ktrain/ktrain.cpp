@@ -3,6 +3,7 @@
 // measured on the rest; the model file keeps the feature preparation, so kpredict needs only it.
 #include "ktrain.hpp"
 
+#include "ks/cli.hpp"
 #include "ks/csv.hpp"
 #include "ks/error.hpp"
 #include "ks/json.hpp"

@@ -1,5 +1,7 @@
 #include "ktrain.hpp"
 
+#include "ks/cli.hpp"
+
 int main(int argc, char** argv) {
     ks::ktrain::options o;
     CLI::App app{"Train a model (logistic or linear regression, random forests) from CSV or JSON-lines files or topics.",

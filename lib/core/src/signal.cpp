@@ -1,6 +1,6 @@
 #include "ks/signal.hpp"
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 
 #include <csignal>
 

@@ -1,6 +1,6 @@
 #include "ks/config.hpp"
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/error.hpp"
 
 #include <fmt/core.h>

@@ -1,3 +1,4 @@
+#include "ks/cli.hpp"
 #include "ks/session.hpp"
 
 #include "ks/error.hpp"

@@ -1,6 +1,6 @@
 #include "ks/sink.hpp"
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/error.hpp"
 #include "ks/kafka.hpp"
 #include "ks/log.hpp"

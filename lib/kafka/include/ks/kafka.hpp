@@ -3,7 +3,7 @@
 // explicit commits and an exit-at-end that works inside consumer groups.
 #pragma once
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/config.hpp"
 #include "ks/message.hpp"
 

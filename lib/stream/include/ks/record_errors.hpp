@@ -3,7 +3,7 @@
 // (skip), or is kept with its reason in a JSON envelope (dead-letter).
 #pragma once
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/record.hpp"
 #include "ks/sink.hpp"
 

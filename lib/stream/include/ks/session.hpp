@@ -11,7 +11,7 @@
 // docs/conventions.md ("Delivery") has the transactional.id scheme and what each guarantee means.
 #pragma once
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/kafka.hpp"
 #include "ks/record.hpp"
 #include "ks/record_errors.hpp"

@@ -3,7 +3,7 @@
 // -i specs (DESIGN.md "Inputs and outputs"): a tool never switches on the kind of input.
 #pragma once
 
-#include "ks/cli.hpp"
+#include "ks/options.hpp"
 #include "ks/config.hpp"
 #include "ks/kafka.hpp"
 #include "ks/record.hpp"
