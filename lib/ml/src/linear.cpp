@@ -11,6 +11,8 @@
 #include <istream>
 #include <ostream>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 namespace ks::ml {
 
@@ -74,40 +76,60 @@ private:
     void compute(const column& w) {
         const std::size_t d = x_.d, p = d + 1;
         at_ = w;
+        const double* wp = &w(0);
+        // The rows in one part per core (large data only: a thread costs tens of microseconds),
+        // each summing its loss and gradient on its own; the parts are added in order, so the
+        // result does not depend on timing.
+        const std::size_t parts = x_.n >= 20000 ? std::max(1u, std::min(8u, std::thread::hardware_concurrency())) : 1;
+        std::vector<double> losses(parts, 0.0);
+        std::vector<std::vector<double>> grads(parts, std::vector<double>(static_cast<std::size_t>(w.size()), 0.0));
+        const auto part = [&](std::size_t k) {
+            const std::size_t from = x_.n * k / parts, to = x_.n * (k + 1) / parts;
+            double loss = 0;
+            double* gp = grads[k].data();
+            std::vector<double> z(static_cast<std::size_t>(k_));
+            for (std::size_t i = from; i < to; ++i) {
+                const double* xi = x_.row(i);
+                for (int r = 0; r < k_; ++r) {
+                    const double* wr = wp + static_cast<std::size_t>(r) * p;
+                    double s = wr[d];
+                    for (std::size_t j = 0; j < d; ++j) s += wr[j] * xi[j];
+                    z[static_cast<std::size_t>(r)] = s;
+                }
+                if (k_ == 1) {
+                    // log(1 + e^z) - y z, computed without overflow.
+                    const double s = z[0];
+                    const double yi = y_[i];
+                    loss += (s > 0 ? s + std::log1p(std::exp(-s)) : std::log1p(std::exp(s))) - yi * s;
+                    const double err = 1 / (1 + std::exp(-s)) - yi;
+                    for (std::size_t j = 0; j < d; ++j) gp[j] += err * xi[j];
+                    gp[d] += err;
+                } else {
+                    const double top = *std::max_element(z.begin(), z.end());
+                    double sum = 0;
+                    for (double& v : z) sum += v = std::exp(v - top);
+                    loss -= std::log(std::max(z[static_cast<std::size_t>(y_[i])] / sum, 1e-300));
+                    for (int r = 0; r < k_; ++r) {
+                        const double err = z[static_cast<std::size_t>(r)] / sum - (y_[i] == r ? 1 : 0);
+                        double* gr = gp + static_cast<std::size_t>(r) * p;
+                        for (std::size_t j = 0; j < d; ++j) gr[j] += err * xi[j];
+                        gr[d] += err;
+                    }
+                }
+            }
+            losses[k] = loss;
+        };
+        std::vector<std::thread> threads;
+        for (std::size_t k = 1; k < parts; ++k) threads.emplace_back(part, k);
+        part(0);
+        for (auto& t : threads) t.join();
         grad_.set_size(w.size());
         grad_ = 0;
         double loss = 0;
-        std::vector<double> z(static_cast<std::size_t>(k_));
-        const double* wp = &w(0);
         double* gp = &grad_(0);
-        for (std::size_t i = 0; i < x_.n; ++i) {
-            const double* xi = x_.row(i);
-            for (int r = 0; r < k_; ++r) {
-                const double* wr = wp + static_cast<std::size_t>(r) * p;
-                double s = wr[d];
-                for (std::size_t j = 0; j < d; ++j) s += wr[j] * xi[j];
-                z[static_cast<std::size_t>(r)] = s;
-            }
-            if (k_ == 1) {
-                // log(1 + e^z) - y z, computed without overflow.
-                const double s = z[0];
-                const double yi = y_[i];
-                loss += (s > 0 ? s + std::log1p(std::exp(-s)) : std::log1p(std::exp(s))) - yi * s;
-                const double err = 1 / (1 + std::exp(-s)) - yi;
-                for (std::size_t j = 0; j < d; ++j) gp[j] += err * xi[j];
-                gp[d] += err;
-            } else {
-                const double top = *std::max_element(z.begin(), z.end());
-                double sum = 0;
-                for (double& v : z) sum += v = std::exp(v - top);
-                loss -= std::log(std::max(z[static_cast<std::size_t>(y_[i])] / sum, 1e-300));
-                for (int r = 0; r < k_; ++r) {
-                    const double err = z[static_cast<std::size_t>(r)] / sum - (y_[i] == r ? 1 : 0);
-                    double* gr = gp + static_cast<std::size_t>(r) * p;
-                    for (std::size_t j = 0; j < d; ++j) gr[j] += err * xi[j];
-                    gr[d] += err;
-                }
-            }
+        for (std::size_t k = 0; k < parts; ++k) {
+            loss += losses[k];
+            for (std::size_t j = 0; j < grads[k].size(); ++j) gp[j] += grads[k][j];
         }
         const double n = static_cast<double>(x_.n);
         loss /= n;
@@ -138,8 +160,11 @@ std::unique_ptr<learner> train_logistic(const rows_view& x, const std::vector<in
     column w(k * p);
     w = 0;
     log_loss f(x, y, k, l2);
+    // Stop when the gradient is that of an optimum to 1e-4, scikit-learn's tolerance on the same
+    // (mean) objective: on 160,000 rows it stopped after 17 iterations where an objective change
+    // of 1e-10 took all 100, for the same held-out accuracy.
     dlib::find_min(dlib::lbfgs_search_strategy(10),
-                   dlib::objective_delta_stop_strategy(1e-10, static_cast<unsigned long>(max_iter)),
+                   dlib::gradient_norm_stop_strategy(1e-4, static_cast<unsigned long>(max_iter)),
                    [&](const column& at) { return f.value(at); }, [&](const column& at) { return f.gradient(at); },
                    w, -1);
     dlib::matrix<double> weights(k, p);
