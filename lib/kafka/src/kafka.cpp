@@ -724,6 +724,8 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
             log::info("assigned {} [{}] from offset {}", tp.topic, tp.partition, parts->elems[i].offset);
             self->seen_.insert(tp);
             self->assigned_.insert(tp);
+            self->assigned_offset_[tp] = parts->elems[i].offset;
+            self->delivered_.erase(tp);
         }
         if (cooperative) {
             if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) {
@@ -740,6 +742,8 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
             topic_partition tp{parts->elems[i].topic, parts->elems[i].partition};
             log::info("{} {} [{}]", lost ? "lost" : "revoked", tp.topic, tp.partition);
             self->assigned_.erase(tp);
+            self->assigned_offset_.erase(tp);
+            self->delivered_.erase(tp);
             self->position_.erase(tp);
             self->at_eof_.erase(tp);
             self->last_position_ = self->position_.end();
@@ -754,6 +758,7 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
         }
     }
     self->rebalanced_ = true;
+    self->last_delivered_topic_ = nullptr;
 }
 
 // librdkafka 2.0.2 stops fetching a partition whose prefetch queue passed
@@ -795,6 +800,8 @@ void consumer::poke_fetcher(std::chrono::steady_clock::time_point now) {
 }
 
 message_ptr consumer::poll(int timeout_ms) {
+    if (reassign_at_ != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() >= reassign_at_)
+        reassign_stuck();
     state_.check(rk_, settings_.timeout_s, settings_.brokers);
     message_ptr m(rd_kafka_consumer_poll(rk_, 0));
     waited_ = !m;
@@ -805,6 +812,7 @@ message_ptr consumer::poll(int timeout_ms) {
     if (!m) return m;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         state_.note_alive();
+        note_delivered(m.get());
         topic_partition tp{topic_name(m.get()), m->partition};
         auto& pos = position_[tp];
         pos = std::max(pos, m->offset);
@@ -818,10 +826,16 @@ message_ptr consumer::poll(int timeout_ms) {
             case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
             case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
                 throw runtime_failure(fmt::format("consuming {}: {}", topic_name(m.get()), rd_kafka_message_errstr(m.get())));
-            default: log::warn("consuming: {}", rd_kafka_message_errstr(m.get())); return {};
+            default:
+                log::warn("consuming: {}", rd_kafka_message_errstr(m.get()));
+                if (m->err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
+                    std::strstr(rd_kafka_message_errstr(m.get()), "committed offsets") != nullptr)
+                    reassign_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);  // the coordinator first
+                return {};
         }
     }
     state_.note_alive();
+    note_delivered(m.get());
     ++messages_;
     bytes_ += m->len;
     // Reading a backlog, the queue used to be refilled only after it ran dry: this thread then
@@ -836,6 +850,32 @@ message_ptr consumer::poll(int timeout_ms) {
     if (exit_at_end_) position_of(m.get()) = m->offset + 1;
     if (!at_eof_.empty()) at_eof_.erase({topic_name(m.get()), m->partition});
     return m;
+}
+
+void consumer::note_delivered(const rd_kafka_message_t* m) {
+    // Messages come in runs from one partition: one comparison for most of them.
+    if (m->rkt == last_delivered_topic_ && m->partition == last_delivered_partition_) return;
+    last_delivered_topic_ = m->rkt;
+    last_delivered_partition_ = m->partition;
+    delivered_.insert({topic_name(m), m->partition});
+}
+
+void consumer::reassign_stuck() {
+    reassign_at_ = {};
+    partition_list_ptr stuck(rd_kafka_topic_partition_list_new(4));
+    for (const auto& [tp, offset] : assigned_offset_)
+        if (!delivered_.contains(tp)) rd_kafka_topic_partition_list_add(stuck.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+    if (stuck->cnt == 0) return;
+    log::warn("{} partition(s) without a fetcher after a failed offset fetch: assigned again", stuck->cnt);
+    if (std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, stuck.get())) rd_kafka_error_destroy(e);
+        if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, stuck.get())) {
+            log::error("assign: {}", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else if (static_cast<std::size_t>(stuck->cnt) == assigned_offset_.size()) {
+        rd_kafka_assign(rk_, stuck.get());  // eager: only when nothing of the assignment is moving
+    }
 }
 
 std::int64_t& consumer::position_of(const rd_kafka_message_t* m) {

@@ -273,6 +273,18 @@ private:
     // Fetcher wake-ups (see poll): partitions at their end, and when messages last came (looked
     // at lazily: no clock read per message).
     std::set<topic_partition> at_eof_;
+    // librdkafka 2.0.2 leaves a partition without a fetcher for good when the OffsetFetch of its
+    // committed offset fails as a whole with NOT_COORDINATOR (a coordinator that moved, as after a
+    // broker restart; librdkafka issue #5586). Such partitions never deliver anything: after that
+    // error, the ones that delivered nothing since their assignment are assigned again, with the
+    // offsets they were given.
+    std::map<topic_partition, std::int64_t> assigned_offset_;
+    std::set<topic_partition> delivered_;  // delivered a message or reached the end since assigned
+    const rd_kafka_topic_t* last_delivered_topic_ = nullptr;
+    std::int32_t last_delivered_partition_ = -1;
+    std::chrono::steady_clock::time_point reassign_at_{};  // {}: none pending
+    void note_delivered(const rd_kafka_message_t* m);
+    void reassign_stuck();
     std::uint64_t messages_ = 0, messages_at_last_look_ = 0, last_burst_ = 0;
     std::chrono::steady_clock::time_point last_message_{}, last_wake_{};
     void wake_fetcher();
