@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -89,30 +90,26 @@ struct connection {
 
 }  // namespace
 
-std::string http_request::param(std::string_view name) const {
-    std::string_view q = query;
-    while (!q.empty()) {
-        const auto amp = q.find('&');
-        const auto pair = q.substr(0, amp);
+namespace {
+
+// The value of a query parameter, percent-decoded; nullopt when absent.
+std::optional<std::string> find_param(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
         const auto eq = pair.find('=');
         if (decode(pair.substr(0, eq), true) == name) return eq == std::string_view::npos ? "" : decode(pair.substr(eq + 1), true);
         if (amp == std::string_view::npos) break;
-        q.remove_prefix(amp + 1);
+        query.remove_prefix(amp + 1);
     }
-    return "";
+    return std::nullopt;
 }
 
-bool http_request::has_param(std::string_view name) const {
-    std::string_view q = query;
-    while (!q.empty()) {
-        const auto amp = q.find('&');
-        const auto pair = q.substr(0, amp);
-        if (decode(pair.substr(0, pair.find('=')), true) == name) return true;
-        if (amp == std::string_view::npos) break;
-        q.remove_prefix(amp + 1);
-    }
-    return false;
-}
+}  // namespace
+
+std::string http_request::param(std::string_view name) const { return find_param(query, name).value_or(""); }
+
+bool http_request::has_param(std::string_view name) const { return find_param(query, name).has_value(); }
 
 struct http_server::impl {
     http_limits limits;

@@ -37,6 +37,7 @@ struct counters {
 
 struct served {
     std::string name;
+    std::size_t index = 0;  // among the models: the thread's scorer of it
     ml::model model;
     std::string report;  // report_html, drawn once
     counters count;
@@ -161,15 +162,10 @@ private:
         if (t.scorers.size() < models_.size()) t.scorers.resize(models_.size());
         return t;
     }
-    ml::scorer& scorer_of(thread_state& t, served& m) {
-        const std::size_t i = index_of(m);
-        if (!t.scorers[i]) t.scorers[i] = std::make_unique<ml::scorer>(m.model);
-        return *t.scorers[i];
-    }
-    std::size_t index_of(const served& m) const {
-        for (std::size_t i = 0; i < models_.size(); ++i)
-            if (models_[i].get() == &m) return i;
-        return 0;
+    static ml::scorer& scorer_of(thread_state& t, served& m) {
+        auto& sc = t.scorers[m.index];
+        if (!sc) sc = std::make_unique<ml::scorer>(m.model);
+        return *sc;
     }
 
     simdjson::dom::element parse(thread_state& t, std::string_view body) {
@@ -371,6 +367,7 @@ int serve(options& o) {
             if (other->name == m->name) throw usage_error(fmt::format("-m: two models named '{}'", m->name));
         m->model = ml::model::load(path);
         m->report = ml::report_html(m->model.metadata(), m->name);
+        m->index = models.size();
         models.push_back(std::move(m));
     }
     const auto colon = o.serve.listen.rfind(':');

@@ -676,9 +676,8 @@ public:
     void report(bool stats) {
         progress_.finish();
         if (!stats) return;
-        const double secs = clock_.seconds();
-        stats_report(log::tool())
-            .add("records_in", s_.records_in())
+        stats_report r(log::tool());
+        r.add("records_in", s_.records_in())
             .add("records_out", written_)
             .add("late", late_)
             .add("bad", errors_.count())  // late records included
@@ -687,13 +686,8 @@ public:
             .add("state_entries", finished_ ? entries_at_end_ : total_entries_)
             .add("state_entries_peak", peak_entries_)
             .add("restored_entries", restored_)
-            .add("restore_s", restore_seconds_)
-            .add("transactions", s_.transactions())
-            .add("aborts", s_.aborts())
-            .add("lag", s_.kafka() ? s_.kafka()->lag() : std::int64_t{0})
-            .add("elapsed_s", secs)
-            .add("records_per_s", s_.records_in() / std::max(secs, 1e-9))
-            .print();
+            .add("restore_s", restore_seconds_);
+        add_session_stats(r, s_, clock_.seconds()).print();
     }
 
 private:
@@ -1089,15 +1083,7 @@ int run(options& o, plan& p) {
     auto out = s.open_sink(p.output);
     error_policy errors(o.common, "kstream-agg", s.sink_opener());
     aggregator a(o, p, s, *out, errors, check_key);
-    try {
-        s.run(a);
-        out->close();
-        errors.close();
-    } catch (const data_error&) {
-        a.report(o.common.stats);
-        throw;
-    }
-    a.report(o.common.stats);
+    consume_through(s, a, *out, errors, [&] { a.report(o.common.stats); });
     return exit_ok;
 }
 

@@ -382,20 +382,14 @@ public:
     void report(const session& s, bool stats) {
         progress_.finish();
         if (!stats) return;
-        const double secs = clock_.seconds();
-        stats_report(log::tool())
-            .add("records_in", s.records_in())
+        stats_report r(log::tool());
+        r.add("records_in", s.records_in())
             .add("records_out", written_)
             .add("dropped", dropped_)
             .add("unmatched", unmatched_)
             .add("bad", errors_.count())
-            .add("tombstones", s.tombstones())
-            .add("transactions", s.transactions())
-            .add("aborts", s.aborts())
-            .add("lag", s.kafka() ? s.kafka()->lag() : std::int64_t{0})
-            .add("elapsed_s", secs)
-            .add("records_per_s", s.records_in() / std::max(secs, 1e-9))
-            .print();
+            .add("tombstones", s.tombstones());
+        add_session_stats(r, s, clock_.seconds()).print();
     }
 
 private:
@@ -420,15 +414,7 @@ int run(options& o, plan& p) {
     auto out = s.open_sink(p.output);
     error_policy errors(o.common, "kstream-filter", s.sink_opener());
     filter f(p, o, table.get(), *out, errors);
-    try {
-        s.run(f);
-        out->close();
-        errors.close();
-    } catch (const data_error&) {
-        f.report(s, o.common.stats);
-        throw;
-    }
-    f.report(s, o.common.stats);
+    consume_through(s, f, *out, errors, [&] { f.report(s, o.common.stats); });
     return exit_ok;
 }
 

@@ -5,6 +5,7 @@
 #include "ks/io.hpp"
 #include "ks/log.hpp"
 #include "ks/signal.hpp"
+#include "ks/stats.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -755,6 +756,27 @@ void session::parallel_loop() {
     if (stopped && signals::abort_requested()) return;
     hand_over();
     while (!in_flight.empty()) emit_oldest();
+}
+
+void consume_through(session& s, processor& p, record_sink& out, error_policy& errors,
+                     const std::function<void()>& report) {
+    try {
+        s.run(p);
+        out.close();
+        errors.close();
+    } catch (const data_error&) {
+        report();
+        throw;
+    }
+    report();
+}
+
+stats_report& add_session_stats(stats_report& r, const session& s, double seconds) {
+    return r.add("transactions", s.transactions())
+        .add("aborts", s.aborts())
+        .add("lag", s.kafka() ? s.kafka()->lag() : std::int64_t{0})
+        .add("elapsed_s", seconds)
+        .add("records_per_s", s.records_in() / std::max(seconds, 1e-9));
 }
 
 }  // namespace ks

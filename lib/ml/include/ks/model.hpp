@@ -128,7 +128,6 @@ public:
 
 private:
     friend class scorer;
-    void finish_loading();  // derived programs, widths
     algorithm algorithm_ = algorithm::logistic;
     std::string label_;
     std::vector<std::string> classes_;

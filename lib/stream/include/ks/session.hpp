@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -199,5 +200,16 @@ private:
     std::uint64_t rejected_at_begin_ = 0;  // producer::rejected() when the transaction began
     int consecutive_aborts_ = 0;
 };
+
+// A consuming tool's run (kstream-filter, kstream-agg, kpredict): the session runs `p`, then the
+// output and the dead letters are closed. `report` (--stats) is called when the run ends cleanly,
+// and when a bad record stops it (--on-error fail) before the data_error goes on.
+void consume_through(session& s, processor& p, record_sink& out, error_policy& errors,
+                     const std::function<void()>& report);
+
+class stats_report;
+// The session's part of a --stats line, last in it: transactions, aborts, lag, elapsed_s and
+// records_per_s (records in over `seconds`).
+stats_report& add_session_stats(stats_report& r, const session& s, double seconds);
 
 }  // namespace ks
