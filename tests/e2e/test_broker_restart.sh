@@ -42,7 +42,7 @@ topic in 2
 topic out 2
 mkdir "$SCRATCH/batches"
 
-kstream-filter -i kafka:in -g restart-filter -o kafka:out -b "$own" --where 'id > 0' --limit $rows \
+kstream-filter -i kafka:in -g restart-filter -o kafka:out -b "$own" --where 'id > 0' --limit $rows --stats \
   2>"$SCRATCH/filter.err" &
 filter=$!
 kbatch-dump -i kafka:in -g restart-dump -o "$SCRATCH/batches" -b "$own" --limit $rows --batch-records 5000 \
@@ -72,6 +72,10 @@ set -e
 perr=$(cat "$SCRATCH/producer.err")
 assert_eq "0 0 0" "$rcp $rcf $rcd" "exit codes of csv2kafka, kstream-filter, kbatch-dump ($perr | $(tail -2 "$SCRATCH/filter.err") | $(tail -2 "$SCRATCH/dump.err"))"
 assert_eq "$rows 0" "$(stat delivered "$perr") $(stat failed "$perr")" "csv2kafka: delivered, failed"
+# A transaction aborted by the outage (its messages timed out) is read again: its records are
+# counted once, and --limit counts each record once (it stopped 813 short when it counted twice).
+ferr=$(cat "$SCRATCH/filter.err")
+assert_eq "$rows $rows" "$(stat records_in "$ferr") $(stat records_out "$ferr")" "kstream-filter: records in, out"
 values in | sort > "$SCRATCH/in"
 assert_files_equal "$SCRATCH/want" "$SCRATCH/in" "the input topic: every row exactly once"
 values out | sort > "$SCRATCH/out"

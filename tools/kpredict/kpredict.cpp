@@ -163,8 +163,9 @@ private:
 
 class scoring final : public processor {
 public:
-    scoring(const ml::model& m, const options& o, record_sink& out, error_policy& errors)
-        : m_(m), o_(o), core_(m, o), out_(out), errors_(errors) {}
+    // transactional: an aborted transaction takes back its count (its records are read again).
+    scoring(const ml::model& m, const options& o, record_sink& out, error_policy& errors, bool transactional)
+        : m_(m), o_(o), core_(m, o), out_(out), errors_(errors), transactional_(transactional) {}
 
     void process(const record& r) override {
         mapped m;
@@ -182,6 +183,10 @@ public:
     }
     void flush() override { errors_.flush(); }
     void tick() override { progress_.update(written_); }
+    void committed() override { kept_ = written_; }
+    void aborted() override {
+        if (transactional_) written_ = kept_;
+    }
 
     void report(const session& s, bool stats) {
         progress_.finish();
@@ -200,7 +205,8 @@ private:
     predictor core_;
     record_sink& out_;
     error_policy& errors_;
-    std::uint64_t written_ = 0;
+    std::uint64_t written_ = 0, kept_ = 0;  // kept_: at the last commit
+    bool transactional_;
     progress progress_{o_.common.quiet, "records"};
     stopwatch clock_;
 };
@@ -212,7 +218,7 @@ int run(options& o, plan& p) {
     session s(o.common, session_of(o, p));
     auto out = s.open_sink(p.output);
     error_policy errors(o.common, "kpredict", s.sink_opener());
-    scoring sc(m, o, *out, errors);
+    scoring sc(m, o, *out, errors, s.transactional());
     consume_through(s, sc, *out, errors, [&] { sc.report(s, o.common.stats); });
     return exit_ok;
 }

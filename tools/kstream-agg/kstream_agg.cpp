@@ -658,7 +658,11 @@ public:
         }
     }
 
+    // The counts too: an aborted transaction's records are read and counted again.
+    void committed() override { kept_ = {written_, late_, closed_, filtered_}; }
+
     void aborted() override {
+        if (s_.transactional()) std::tie(written_, late_, closed_, filtered_) = kept_;
         if (!kafka_) return;
         // Back to the last commit: the changelog holds exactly the committed state. It is read
         // again before the next record (not now: a session that stops after a failure aborts too).
@@ -1046,7 +1050,7 @@ private:
     kafka_settings settings_;
     std::unique_ptr<producer> own_producer_;
     producer* changelog_producer_ = nullptr;
-    rd_kafka_topic_t* changelog_topic_ = nullptr;
+    producer::topic changelog_topic_;
     std::map<std::int32_t, partition_store> parts_;
     std::vector<std::int32_t> to_restore_;  // partitions whose state an abort dropped
     partition_store* last_store_ = nullptr;
@@ -1056,6 +1060,7 @@ private:
     json_parser having_parser_, key_parser_;
     expr::evaluator having_ev_;
     std::uint64_t written_ = 0, late_ = 0, closed_ = 0, filtered_ = 0, restored_ = 0;
+    std::tuple<std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t> kept_{};  // at the last commit
     std::uint64_t total_entries_ = 0, peak_entries_ = 0;
     double restore_seconds_ = 0;
     std::int64_t arrival_ = 0;  // the last arrival time given

@@ -262,10 +262,14 @@ void producer::add_lane() {
     rk_ = lanes_.front().rk;
 }
 
-producer::~producer() {
+producer::~producer() { destroy_lanes(); }
+
+void producer::destroy_lanes() {
     if (outq_len() > 0) purge_all();
-    for (auto& t : topics_)
+    for (auto& t : topics_) {
         for (auto* h : t.handles) rd_kafka_topic_destroy(h);
+        t.handles.clear();
+    }
     for (auto& l : lanes_) {
         auto* opaque = static_cast<handle_opaque*>(rd_kafka_opaque(l.rk));
         if (l.wake[0] >= 0) {
@@ -278,6 +282,17 @@ producer::~producer() {
         for (int fd : l.wake)
             if (fd >= 0) ::close(fd);
     }
+    lanes_.clear();
+    rk_ = nullptr;
+}
+
+void producer::restart_transactions() {
+    destroy_lanes();  // purges what was queued: those messages count as failed, not as delivered
+    outstanding_bytes_ = outstanding_messages_ = 0;
+    state_.reset();
+    add_lane();
+    for (auto& t : topics_) t.handles.push_back(rd_kafka_topic_new(rk_, t.name.c_str(), nullptr));
+    init_transactions();
 }
 
 int producer::outq_len() const {
@@ -286,23 +301,18 @@ int producer::outq_len() const {
     return n;
 }
 
-rd_kafka_topic_t* producer::open_topic(const std::string& name) {
+producer::topic producer::open_topic(const std::string& name) {
     const int partitions = wait_for_topic(rk_, state_, settings_, name);
     // The other lanes open when the first topic shows they can be used: a partition belongs to
     // one lane (partition mod lanes), so a topic of one partition needs one.
     while (static_cast<int>(lanes_.size()) < std::min(max_lanes_, partitions)) add_lane();
     log::info("topic {}: {} partition(s), {} producer connection(s) per broker", name, partitions, lanes_.size());
     open_topic_entry entry;
+    entry.name = name;
     entry.partitions = partitions;
     for (auto& l : lanes_) entry.handles.push_back(rd_kafka_topic_new(l.rk, name.c_str(), nullptr));
     topics_.push_back(std::move(entry));
-    return topics_.back().handles.front();
-}
-
-producer::open_topic_entry* producer::entry_of(rd_kafka_topic_t* topic) {
-    for (auto& t : topics_)
-        if (t.handles.front() == topic) return &t;
-    return nullptr;
+    return topic{topics_.size() - 1};
 }
 
 void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
@@ -343,12 +353,12 @@ void producer::wait_for_budget(size_t bytes, size_t messages) {
     }
 }
 
-rd_kafka_topic_t* producer::lane_handle(rd_kafka_topic_t* topic, std::optional<std::string_view> key,
-                                        std::int32_t& partition, size_t& lane) {
+rd_kafka_topic_t* producer::lane_handle(topic which, std::optional<std::string_view> key, std::int32_t& partition,
+                                        size_t& lane) {
     lane = 0;
-    if (lanes_.size() == 1) return topic;
-    rd_kafka_topic_t* handle = topic;
-    if (auto* t = entry_of(topic)) {
+    open_topic_entry* t = &entry_of(which);
+    if (lanes_.size() == 1) return t->handles.front();
+    {
         // Every message gets its partition here, so that each partition has one lane (one
         // producer id, one order): the key's, or for keyless ones the current keyless partition,
         // which moves on every 1,024 messages.
@@ -361,15 +371,13 @@ rd_kafka_topic_t* producer::lane_handle(rd_kafka_topic_t* topic, std::optional<s
             }
         }
         lane = static_cast<size_t>(partition) % t->handles.size();
-        handle = t->handles[lane];
     }
-    return handle;
+    return t->handles[lane];
 }
 
-void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::string_view value,
-                       std::int32_t partition) {
+void producer::produce(topic t, std::optional<std::string_view> key, std::string_view value, std::int32_t partition) {
     size_t lane = 0;
-    rd_kafka_topic_t* handle = lane_handle(topic, key, partition, lane);
+    rd_kafka_topic_t* handle = lane_handle(t, key, partition, lane);
     if (lanes_.size() > 1) wait_for_budget(value.size() + (key ? key->size() : 0));
     for (;;) {
         if (rd_kafka_produce(handle, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
@@ -385,11 +393,11 @@ void producer::produce(rd_kafka_topic_t* topic, std::optional<std::string_view> 
     }
 }
 
-void producer::produce(rd_kafka_topic_t* topic, const outgoing& m) {
-    if (m.headers.empty() && m.timestamp_ms < 0 && m.tag == 0) return produce(topic, m.key, m.value);
+void producer::produce(topic t, const outgoing& m) {
+    if (m.headers.empty() && m.timestamp_ms < 0 && m.tag == 0) return produce(t, m.key, m.value);
     std::int32_t partition = RD_KAFKA_PARTITION_UA;
     size_t lane = 0;
-    rd_kafka_topic_t* handle = lane_handle(topic, m.key, partition, lane);
+    rd_kafka_topic_t* handle = lane_handle(t, m.key, partition, lane);
     const size_t bytes = m.value.size() + (m.key ? m.key->size() : 0);
     if (lanes_.size() > 1) wait_for_budget(bytes);
     for (;;) {
@@ -454,15 +462,12 @@ void producer::count_failure(rd_kafka_resp_err_t err, std::uint64_t tag) {
     note_error(err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? "stopped by a second signal" : rd_kafka_err2str(err), tag);
 }
 
-void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> messages) {
+void producer::produce_batch(topic t, std::span<const outgoing> messages) {
     if (messages.empty()) return;
-    open_topic_entry* entry = entry_of(topic);
-    std::int32_t keyless = RD_KAFKA_PARTITION_UA;
-    if (entry) {
-        keyless = entry->next_keyless;
-        entry->next_keyless = (entry->next_keyless + 1) % entry->partitions;
-    }
-    const size_t lanes = entry ? entry->handles.size() : 1;
+    open_topic_entry* entry = &entry_of(t);
+    const std::int32_t keyless = entry->next_keyless;
+    entry->next_keyless = (entry->next_keyless + 1) % entry->partitions;
+    const size_t lanes = entry->handles.size();
     for (auto& b : batches_) b.clear();
     batches_.resize(lanes);
     std::vector<size_t>& bytes = batch_bytes_;
@@ -488,7 +493,7 @@ void producer::produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> 
     for (size_t lane = 0; lane < lanes; ++lane) {
         auto& batch = batches_[lane];
         if (batch.empty()) continue;
-        rd_kafka_topic_t* handle = entry ? entry->handles[lane] : topic;
+        rd_kafka_topic_t* handle = entry->handles[lane];
         wait_for_budget(bytes[lane], batch.size());
         size_t from = 0;
         while (from < batch.size()) {
@@ -576,16 +581,16 @@ bool producer::transaction_call(const char* what, const std::function<rd_kafka_e
         const bool fatal = rd_kafka_error_is_fatal(e), abortable = rd_kafka_error_txn_requires_abort(e),
                    retriable = rd_kafka_error_is_retriable(e);
         rd_kafka_error_destroy(e);
-        if (fatal) {
-            if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-                code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
-                throw runtime_failure(fmt::format(
-                    "fenced: another process took over transactional.id '{}' (an instance started with the same "
-                    "--instance-id and group); this one stops: {}",
-                    transactional_id_, text));
-            }
-            throw runtime_failure(fmt::format("kafka transaction: {}: fatal error: {}", what, text));
-        }
+        // The group gave this member's static id (group.instance.id, one with the transactional.id)
+        // to a newer process: another instance runs with the same --instance-id. It goes on; this
+        // one stops. (A fenced producer alone is not proof: after an outage longer than
+        // transaction.timeout.ms the broker bumps the epoch itself, and a new producer recovers.)
+        if (code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+            throw runtime_failure(fmt::format(
+                "fenced: another process took over transactional.id '{}' (an instance started with the same "
+                "--instance-id and group); this one stops: {}",
+                transactional_id_, text));
+        if (fatal) throw transaction_fatal(fmt::format("kafka transaction: {}: fatal error: {}", what, text));
         if (abortable && why) {
             *why = fmt::format("{}: {}", what, text);
             return false;
@@ -826,6 +831,8 @@ message_ptr consumer::poll(int timeout_ms) {
             case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
             case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
                 throw runtime_failure(fmt::format("consuming {}: {}", topic_name(m.get()), rd_kafka_message_errstr(m.get())));
+            case RD_KAFKA_RESP_ERR__FATAL:  // the consumer is done for (fenced): it would wait forever
+                throw runtime_failure(fmt::format("consuming: {}", rd_kafka_message_errstr(m.get())));
             default:
                 log::warn("consuming: {}", rd_kafka_message_errstr(m.get()));
                 if (m->err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&

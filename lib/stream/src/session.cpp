@@ -131,7 +131,10 @@ session::session(const common_options& options, session_options so) : options_(o
         // Static membership: a restart with the same instance id gets its partitions back at once,
         // without waiting for the group to notice that the old process died (NOTES.md).
         ks.defaults.emplace_back("group.instance.id", instance_id_);
-        ks.defaults.emplace_back("session.timeout.ms", "10000");
+        // session.timeout.ms stays librdkafka's 45 s: a shorter one made a broker restart (10-15 s
+        // without a broker) time out the session, and librdkafka's rejoin then fenced its own
+        // static member (FENCED_INSTANCE_ID, fatal). A restart gets its partitions back at once
+        // anyway; 45 s is how long a member that stops for good holds them.
     } else if (!so_.instance_id.empty()) {
         // Without transactions static membership is asked for by name (kbatch-dump --instance-id):
         // a restart with that id takes its partitions back at once, not after the session timeout.
@@ -238,12 +241,13 @@ void session::commit_offsets(const std::vector<std::pair<partition_state*, std::
         std::string why;
         if (!produced_all(why)) return abort_and_rewind(why);
         const auto group = consumer_->group_metadata();
-        if (!producer_->send_offsets(list.get(), group.get(), why) || !producer_->commit_transaction(why)) {
-            abort_and_rewind(why);
-            return;
+        try {
+            if (!producer_->send_offsets(list.get(), group.get(), why) || !producer_->commit_transaction(why))
+                return abort_and_rewind(why);
+        } catch (const transaction_fatal& e) {
+            return abort_and_rewind(e.what(), true);
         }
-        txn_open_ = false;
-        consecutive_aborts_ = 0;
+        transaction_ended(true);
         if (was_open) ++transactions_;
     } else if (auto err = consumer_->commit(list.get()); !err.empty()) {
         // The output is durable; a restart reads these records again (at least once).
@@ -277,12 +281,15 @@ void session::commit_point() {
     if (producer_ && txn_open_ && offsets.empty()) {
         // Nothing consumed but output written (a tool's timer): commit it on its own.
         std::string why;
-        if (!produced_all(why) || !producer_->commit_transaction(why)) {
-            abort_and_rewind(why);
-        } else {
-            ++transactions_;
-            txn_open_ = false;
-            consecutive_aborts_ = 0;
+        try {
+            if (!produced_all(why) || !producer_->commit_transaction(why)) {
+                abort_and_rewind(why);
+            } else {
+                ++transactions_;
+                transaction_ended(true);
+            }
+        } catch (const transaction_fatal& e) {
+            abort_and_rewind(e.what(), true);
         }
     } else {
         commit_offsets(offsets);
@@ -292,9 +299,30 @@ void session::commit_point() {
 }
 
 void session::begin_transaction() {
-    producer_->begin_transaction();
+    try {
+        producer_->begin_transaction();
+    } catch (const transaction_fatal& e) {
+        // No transaction is open, so everything processed is committed: a new producer goes on.
+        log::warn("{}: starting a new transactional producer", e.what());
+        producer_->restart_transactions();
+        producer_->begin_transaction();
+    }
     txn_open_ = true;
     rejected_at_begin_ = producer_->rejected();
+}
+
+void session::transaction_ended(bool committed) {
+    txn_open_ = false;
+    if (committed) {
+        consecutive_aborts_ = 0;
+        records_kept_ = records_in_;
+        tombstones_kept_ = tombstones_;
+    } else {
+        records_in_ = records_kept_;  // the rewound records are read and counted again (--limit too)
+        tombstones_ = tombstones_kept_;
+    }
+    for (auto* s : sinks_) s->transaction_ended(committed);
+    if (errors_) errors_->transaction_ended(committed);
 }
 
 // A message librdkafka refused when it was handed over (too large for message.max.bytes, ...)
@@ -306,15 +334,28 @@ bool session::produced_all(std::string& why) {
     return false;
 }
 
-void session::abort_and_rewind(const std::string& why) {
+void session::abort_and_rewind(const std::string& why, bool producer_failed) {
     // The same records fail the same way again: after a few tries in a row it is not passing.
     if (++consecutive_aborts_ > 5)
         throw runtime_failure(fmt::format("transactions aborted {} times in a row, the last one because {}",
                                           consecutive_aborts_ - 1, why));
     log::warn("transaction aborted ({}): reading again from the last commit", why);
-    producer_->abort_transaction();
-    producer_->poll(0);  // the aborted messages' reports
-    txn_open_ = false;
+    if (!producer_failed) {
+        try {
+            producer_->abort_transaction();
+            producer_->poll(0);  // the aborted messages' reports
+        } catch (const transaction_fatal& e) {
+            // An outage longer than transaction.timeout.ms: the broker aborted the transaction
+            // itself, and the abort finds it gone (librdkafka: INVALID_TXN_STATE, fatal).
+            log::warn("the abort failed ({})", e.what());
+            producer_failed = true;
+        }
+    }
+    if (producer_failed) {
+        log::warn("starting a new transactional producer with transactional.id {}", transactional_id_);
+        producer_->restart_transactions();
+    }
+    transaction_ended(false);
     pending_ = false;
     ++aborts_;
     for (auto& s : partitions_) {
@@ -362,7 +403,9 @@ void session::handle(const record& r) {
 // whether the others are done too (consumer::others_at_end).
 bool session::exit_at_end_reached() {
     if (!consumer_->assigned_at_end()) return false;
+    const auto aborts_before = aborts_;
     commit_point();
+    if (aborts_ != aborts_before) return false;  // rewound: the records since the last commit come again
     std::vector<std::pair<partition_state*, std::int64_t>> positions;
     for (const auto& tp : consumer_->assignment()) {
         auto& s = slot(tp.topic, tp.partition);
@@ -760,6 +803,7 @@ void session::parallel_loop() {
 
 void consume_through(session& s, processor& p, record_sink& out, error_policy& errors,
                      const std::function<void()>& report) {
+    s.attach(errors);
     try {
         s.run(p);
         out.close();

@@ -66,7 +66,7 @@ public:
 
 private:
     producer producer_;
-    rd_kafka_topic_t* topic_;
+    producer::topic topic_;
 };
 
 // A topic written in a transaction of a producer shared with other sinks: what it wrote is
@@ -87,11 +87,15 @@ public:
         c.written = c.delivered = written_;
         return c;
     }
+    void transaction_ended(bool committed) override {
+        if (committed) kept_ = written_;
+        else written_ = kept_;
+    }
 
 private:
     producer& producer_;
-    rd_kafka_topic_t* topic_;
-    std::uint64_t written_ = 0;
+    producer::topic topic_;
+    std::uint64_t written_ = 0, kept_ = 0;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // explicit commits and an exit-at-end that works inside consumer groups.
 #pragma once
 
+#include "ks/error.hpp"
 #include "ks/options.hpp"
 #include "ks/config.hpp"
 #include "ks/message.hpp"
@@ -57,6 +58,7 @@ public:
     void check(rd_kafka_t* rk, double timeout_s, const std::string& brokers);
     [[nodiscard]] bool all_brokers_down() const { return down_since_ms_.load() != 0; }
     [[nodiscard]] std::string last_error() const;
+    void reset() { down_since_ms_ = 0, fatal_ = false; }  // a new handle (producer::restart_transactions)
 
 private:
     std::atomic<std::int64_t> down_since_ms_{0};
@@ -85,6 +87,13 @@ int ensure_topic(const kafka_settings& settings, const std::string& topic, int p
 void read_partitions(const kafka_settings& settings, const std::string& topic, const std::vector<std::int32_t>& partitions,
                      const std::function<void(const rd_kafka_message_t*)>& f);
 
+// A transactional call failed for good for this producer (librdkafka's fatal errors: the broker
+// aborted a transaction that outlived transaction.timeout.ms during an outage, and the abort found
+// it gone; a newer producer epoch fenced it). producer::restart_transactions() recovers.
+struct transaction_fatal : runtime_failure {
+    using runtime_failure::runtime_failure;
+};
+
 class producer {
 public:
     // `defaults` are the tool's librdkafka defaults; settings.properties (from -F/-X) override them.
@@ -97,21 +106,26 @@ public:
     producer(const producer&) = delete;
     producer& operator=(const producer&) = delete;
 
-    // Checks the topic exists (bounded wait) and returns a handle owned by the producer.
-    rd_kafka_topic_t* open_topic(const std::string& name);
+    // A topic opened by open_topic; it stays valid when restart_transactions() replaces the
+    // librdkafka handles underneath.
+    struct topic {
+        std::size_t index = 0;
+    };
+    // Checks the topic exists (bounded wait) and returns the producer's handle for it.
+    topic open_topic(const std::string& name);
 
     // Queues one message (copied). On a full queue it serves delivery reports and retries: the
     // caller is slowed down, never dropped. Gives up only on a second signal or a dead broker.
     // With several lanes a keyless message goes to a partition that moves on every 1,024 messages.
-    void produce(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::string_view value,
+    void produce(topic t, std::optional<std::string_view> key, std::string_view value,
                  std::int32_t partition = RD_KAFKA_PARTITION_UA);
     // The same with the rest of a message: headers (copied) and a timestamp (-1: now).
-    void produce(rd_kafka_topic_t* topic, const outgoing& message);
+    void produce(topic t, const outgoing& message);
     // Queues messages in order, like produce() one by one, but in one call to librdkafka per lane:
     // its clock is read once, not three times a message. Keyed messages go to the partitioner's
     // partition; the keyless ones of a call all go to one partition, the next call's to the next
     // partition (the sticky partitioning of librdkafka and Java, a batch at a time).
-    void produce_batch(rd_kafka_topic_t* topic, std::span<const outgoing> messages);
+    void produce_batch(topic t, std::span<const outgoing> messages);
     void poll(int timeout_ms);
     // Waits for every queued message to be acknowledged or failed. A second signal, or brokers
     // unreachable for longer than the timeout, purges what is left (counted as failed).
@@ -119,7 +133,7 @@ public:
 
     // Transactions: a producer whose properties give it a transactional.id (it has one lane).
     // init_transactions fences an older instance with the same id and aborts what it left open.
-    // A fatal error (fenced by a newer instance, ...) throws runtime_failure; an abortable one
+    // A fatal error (fenced, ...) throws transaction_fatal; an abortable one
     // comes back as false with the reason in `why` (the caller aborts and rewinds); a broker
     // unreachable for longer than the timeout throws runtime_failure.
     void init_transactions();
@@ -128,6 +142,11 @@ public:
                                     const rd_kafka_consumer_group_metadata_t* group, std::string& why);
     [[nodiscard]] bool commit_transaction(std::string& why);
     void abort_transaction();
+    // After a fatal transactional error (transaction_fatal): the librdkafka producer is replaced
+    // by a new one with the same transactional.id and the same topics, and init_transactions runs
+    // again. What the old one had queued is purged; its transaction is lost (aborted by the broker
+    // or fenced by this init), so the caller reads again from its last commit.
+    void restart_transactions();
     [[nodiscard]] bool transactional() const { return transactional_; }
 
     [[nodiscard]] std::uint64_t produced() const { return produced_; }
@@ -146,7 +165,8 @@ private:
         int wake[2] = {-1, -1};  // a pipe librdkafka writes to when the lane's main queue gets events
     };
     struct open_topic_entry {
-        std::vector<rd_kafka_topic_t*> handles;  // one per lane; the first is the caller's handle
+        std::string name;
+        std::vector<rd_kafka_topic_t*> handles;  // one per lane
         int partitions = 0;
         int next_keyless = 0;          // the partition of the next keyless messages
         std::uint64_t keyless_sent = 0;  // keyless messages given to produce() (several lanes)
@@ -154,15 +174,16 @@ private:
     static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
     void add_lane();
     void purge_all();
+    void destroy_lanes();
     [[nodiscard]] int outq_len() const;
-    open_topic_entry* entry_of(rd_kafka_topic_t* topic);
+    open_topic_entry& entry_of(topic t) { return topics_[t.index]; }
     [[nodiscard]] std::int32_t keyed_partition(const open_topic_entry& t, std::string_view key) const;
     void wait_for_budget(size_t bytes, size_t messages = 1);  // several lanes: keeps queued bytes within the one budget
     void count_failure(rd_kafka_resp_err_t err, std::uint64_t tag = 0);
     void note_error(const char* reason, std::uint64_t tag);  // the first one is kept  // a message given up (a full queue: on a second signal)
     void wait_for_room();  // a full queue: serves delivery reports for up to 100 ms, checks the broker
     // The handle (and lane) a message goes through; picks its partition when there are several lanes.
-    rd_kafka_topic_t* lane_handle(rd_kafka_topic_t* topic, std::optional<std::string_view> key, std::int32_t& partition,
+    rd_kafka_topic_t* lane_handle(topic t, std::optional<std::string_view> key, std::int32_t& partition,
                                   size_t& lane);
     // Runs a transactional call until it succeeds, fails for good, or the brokers stay away.
     bool transaction_call(const char* what, const std::function<rd_kafka_error_t*(int timeout_ms)>& call,

@@ -41,6 +41,11 @@ public:
     void handle(const record& r, std::string_view reason);
 
     [[nodiscard]] std::uint64_t count() const { return count_; }
+    // In a session's transactions: an aborted transaction's bad records are read and counted again.
+    void transaction_ended(bool committed) {
+        if (committed) kept_ = count_;
+        else count_ = kept_;
+    }
     // Makes the dead letters written so far durable, before the offsets past them are committed.
     // Throws runtime_failure when some were not delivered.
     void flush();
@@ -56,7 +61,7 @@ private:
     std::string tool_;
     std::unique_ptr<record_sink> dead_letter_;
     std::string dead_letter_name_;
-    std::uint64_t count_ = 0;
+    std::uint64_t count_ = 0, kept_ = 0;
 };
 
 }  // namespace ks

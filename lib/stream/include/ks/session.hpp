@@ -128,6 +128,8 @@ public:
     std::unique_ptr<record_sink> open_sink(const io_spec& spec, const property_list& producer_defaults = {});
     // For error_policy: dead letters opened the same way.
     [[nodiscard]] error_policy::sink_opener sink_opener();
+    // The tool's error policy, whose count an aborted transaction takes back (consume_through).
+    void attach(error_policy& errors) { errors_ = &errors; }
 
     // Runs until the end of the input, -e, --duration, --limit, --idle-timeout or a signal; a
     // closed pipe downstream ends it quietly (nothing more is committed).
@@ -170,7 +172,11 @@ private:
     void commit_point();  // makes output durable and commits what was processed
     void begin_transaction();
     bool produced_all(std::string& why);
-    void abort_and_rewind(const std::string& why);
+    // The open transaction ends: its counts are kept (committed) or taken back (aborted).
+    void transaction_ended(bool committed);
+    // Aborts the open transaction (or, when the producer failed for good, replaces it) and reads
+    // again from the last commit.
+    void abort_and_rewind(const std::string& why, bool producer_failed = false);
     void flush_sinks();
     void commit_offsets(const std::vector<std::pair<partition_state*, std::int64_t>>& offsets);
     bool exit_at_end_reached();
@@ -190,6 +196,7 @@ private:
     int instance_lock_ = -1;
     std::vector<record_sink*> sinks_;
     processor* processor_ = nullptr;
+    error_policy* errors_ = nullptr;
     unsigned threads_ = 0;  // 0: one per core
     std::vector<partition_state> partitions_;
     size_t last_slot_ = 0;
@@ -197,6 +204,7 @@ private:
     std::chrono::steady_clock::time_point pending_since_{}, assigned_at_{};
     std::exception_ptr callback_error_;
     std::uint64_t records_in_ = 0, tombstones_ = 0, transactions_ = 0, aborts_ = 0;
+    std::uint64_t records_kept_ = 0, tombstones_kept_ = 0;  // at the last commit (an abort goes back)
     std::uint64_t rejected_at_begin_ = 0;  // producer::rejected() when the transaction began
     int consecutive_aborts_ = 0;
 };

@@ -58,6 +58,10 @@ public:
     // Flush everything (or give up on a second signal) and return the final counts.
     virtual sink_counts close() = 0;
     [[nodiscard]] virtual sink_counts counts() const = 0;
+    // A topic written in a session's transactions: the transaction committed (what it wrote is
+    // kept) or was aborted (what it wrote is gone, and is written again from the rewound input):
+    // the counts follow.
+    virtual void transaction_ended(bool /*committed*/) {}
 };
 
 struct common_options;
