@@ -104,10 +104,11 @@ private:
 };
 
 // Runs a session copying `in` to `out` (50 records, one transaction for the whole input) after
-// `faults` queued the mock broker's errors; checks that it ended with one abort, having read and
+// `faults` queued the mock broker's errors; checks that it ended after an abort, having read and
 // written each record once after it. Returns the input and what `out` holds (up to `read` records).
+// With `limit`, the run ends at --limit 50 instead of at the input's end (-e).
 std::pair<std::vector<std::string>, std::vector<std::string>> copy_through_faults(
-    const std::function<void(rd_kafka_mock_cluster_t*)>& faults, size_t read) {
+    const std::function<void(rd_kafka_mock_cluster_t*)>& faults, size_t read, bool limit = false) {
     mock_cluster cluster;
     std::vector<std::string> values;
     for (int i = 1; i <= 50; ++i) values.push_back("{\"id\":" + std::to_string(i) + "}");
@@ -117,7 +118,8 @@ std::pair<std::vector<std::string>, std::vector<std::string>> copy_through_fault
     ks::common_options options;
     options.brokers = cluster.brokers();
     options.group = "fault-test";
-    options.exit_at_end = true;
+    options.exit_at_end = !limit;
+    if (limit) options.limit = 50;
     options.timeout_s = 20;
     options.quiet = true;
     ks::session_options so;
@@ -131,7 +133,10 @@ std::pair<std::vector<std::string>, std::vector<std::string>> copy_through_fault
     copier c(*out);
     s.run(c);
 
-    CHECK(s.aborts() == 1);
+    // One abort, or two: after an abort for a refused message librdkafka fails the next
+    // transaction once more ("skipped sequence numbers", its epoch bump), as against the broker.
+    CHECK(s.aborts() >= 1);
+    CHECK(s.aborts() <= 2);
     CHECK(s.records_in() == values.size());  // the records read again are counted once
     CHECK(out->counts().written == values.size());
     return {values, cluster.read_committed("out", read)};
@@ -165,4 +170,15 @@ TEST_CASE("a commit that fails fatally: a new producer, the input read again, ea
     // the new producer committed is the input once, in order.
     REQUIRE(out.size() == 2 * in.size());
     CHECK(std::vector(out.begin() + static_cast<std::ptrdiff_t>(in.size()), out.end()) == in);
+}
+
+TEST_CASE("--limit: the last transaction aborted, its records are read again before the run ends", "[session][mock]") {
+    // The final commit (after --limit) fails with an abortable error: the run must not end with
+    // those records read but not committed (it did, with exit 0).
+    const auto [in, out] = copy_through_faults(
+        [](rd_kafka_mock_cluster_t* mc) {
+            rd_kafka_mock_push_request_errors(mc, api_produce, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+        },
+        51, true);
+    CHECK(out == in);
 }

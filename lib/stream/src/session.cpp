@@ -440,39 +440,49 @@ void session::finish(bool commit) {
 
 void session::run(processor& p) {
     processor_ = &p;
-    try {
-        // The consumer joins last, once every output is open: a missing output topic fails
-        // before the group is joined (librdkafka 2.0.2 also asserts when a consumer that
-        // subscribed is destroyed before it polled).
-        source_ = open_source(so_.inputs, options_, std::move(source_settings_));
-        consumer_ = source_->kafka();
-        const unsigned threads = threads_ ? threads_ : std::max(1u, std::thread::hardware_concurrency());
-        if (!consumer_ && threads > 1) parallel_loop();
-        else loop();
-    } catch (const data_error&) {
-        finish(true);  // what came before the bad record is good: commit it
-        throw;
-    } catch (const closed_pipe&) {
-        log::debug("output closed downstream: stopping without committing more");
-        finish(false);
-        return;
-    } catch (...) {
-        finish(false);  // nothing committed past what is durable
-        throw;
-    }
-    if (signals::abort_requested()) {
-        log::warn("second signal: not committing what was read since the last commit");
-        finish(false);
-    } else {
+    for (;;) {
+        try {
+            // The consumer joins last, once every output is open: a missing output topic fails
+            // before the group is joined (librdkafka 2.0.2 also asserts when a consumer that
+            // subscribed is destroyed before it polled).
+            if (!source_) {
+                source_ = open_source(so_.inputs, options_, std::move(source_settings_));
+                consumer_ = source_->kafka();
+            }
+            const unsigned threads = threads_ ? threads_ : std::max(1u, std::thread::hardware_concurrency());
+            if (!consumer_ && threads > 1) parallel_loop();
+            else loop();
+        } catch (const data_error&) {
+            finish(true);  // what came before the bad record is good: commit it
+            throw;
+        } catch (const closed_pipe&) {
+            log::debug("output closed downstream: stopping without committing more");
+            finish(false);
+            return;
+        } catch (...) {
+            finish(false);  // nothing committed past what is durable
+            throw;
+        }
+        if (signals::abort_requested()) {
+            log::warn("second signal: not committing what was read since the last commit");
+            finish(false);
+            return;
+        }
+        const auto aborts_before = aborts_;
         try {
             if (producer_ && !txn_open_) begin_transaction();
             p.finishing();
+            commit_point();
         } catch (...) {
             finish(false);
             throw;
         }
-        finish(true);
+        if (aborts_ == aborts_before) break;
+        // The last transaction was aborted: its records are read again (up to --limit, to -e's
+        // end), or left to the next run when a signal or --duration stopped this one.
+        log::info("the last commit was aborted: reading again from the commit before it");
     }
+    finish(true);
 }
 
 void session::loop() {
