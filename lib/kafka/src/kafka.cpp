@@ -356,23 +356,21 @@ void producer::wait_for_budget(size_t bytes, size_t messages) {
 rd_kafka_topic_t* producer::lane_handle(topic which, std::optional<std::string_view> key, std::int32_t& partition,
                                         size_t& lane) {
     lane = 0;
-    open_topic_entry* t = &entry_of(which);
-    if (lanes_.size() == 1) return t->handles.front();
-    {
-        // Every message gets its partition here, so that each partition has one lane (one
-        // producer id, one order): the key's, or for keyless ones the current keyless partition,
-        // which moves on every 1,024 messages.
-        if (partition == RD_KAFKA_PARTITION_UA) {
-            if (key) {
-                partition = keyed_partition(*t, *key);
-            } else {
-                partition = t->next_keyless;
-                if (++t->keyless_sent % 1024 == 0) t->next_keyless = (t->next_keyless + 1) % t->partitions;
-            }
+    open_topic_entry& t = entry_of(which);
+    if (lanes_.size() == 1) return t.handles.front();
+    // Every message gets its partition here, so that each partition has one lane (one producer
+    // id, one order): the key's, or for keyless ones the current keyless partition, which moves
+    // on every 1,024 messages.
+    if (partition == RD_KAFKA_PARTITION_UA) {
+        if (key) {
+            partition = keyed_partition(t, *key);
+        } else {
+            partition = t.next_keyless;
+            if (++t.keyless_sent % 1024 == 0) t.next_keyless = (t.next_keyless + 1) % t.partitions;
         }
-        lane = static_cast<size_t>(partition) % t->handles.size();
     }
-    return t->handles[lane];
+    lane = static_cast<size_t>(partition) % t.handles.size();
+    return t.handles[lane];
 }
 
 void producer::produce(topic t, std::optional<std::string_view> key, std::string_view value, std::int32_t partition) {

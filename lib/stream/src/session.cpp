@@ -238,16 +238,7 @@ void session::commit_offsets(const std::vector<std::pair<partition_state*, std::
     if (producer_) {
         const bool was_open = txn_open_;
         if (!txn_open_) begin_transaction();
-        std::string why;
-        if (!produced_all(why)) return abort_and_rewind(why);
-        const auto group = consumer_->group_metadata();
-        try {
-            if (!producer_->send_offsets(list.get(), group.get(), why) || !producer_->commit_transaction(why))
-                return abort_and_rewind(why);
-        } catch (const transaction_fatal& e) {
-            return abort_and_rewind(e.what(), true);
-        }
-        transaction_ended(true);
+        if (!commit_transaction(list.get())) return;
         if (was_open) ++transactions_;
     } else if (auto err = consumer_->commit(list.get()); !err.empty()) {
         // The output is durable; a restart reads these records again (at least once).
@@ -256,6 +247,24 @@ void session::commit_offsets(const std::vector<std::pair<partition_state*, std::
     }
     for (const auto& [s, next] : offsets) s->committed = next;
     log::debug("committed {} partition(s)", offsets.size());
+}
+
+bool session::commit_transaction(const rd_kafka_topic_partition_list_t* offsets) {
+    std::string why;
+    try {
+        bool done = produced_all(why);
+        if (done && offsets) done = producer_->send_offsets(offsets, consumer_->group_metadata().get(), why);
+        if (done) done = producer_->commit_transaction(why);
+        if (!done) {
+            abort_and_rewind(why);
+            return false;
+        }
+    } catch (const transaction_fatal& e) {
+        abort_and_rewind(e.what(), true);
+        return false;
+    }
+    transaction_ended(true);
+    return true;
 }
 
 void session::begin_output() {
@@ -280,17 +289,7 @@ void session::commit_point() {
         if (s.next > s.committed) offsets.emplace_back(&s, s.next);
     if (producer_ && txn_open_ && offsets.empty()) {
         // Nothing consumed but output written (a tool's timer): commit it on its own.
-        std::string why;
-        try {
-            if (!produced_all(why) || !producer_->commit_transaction(why)) {
-                abort_and_rewind(why);
-            } else {
-                ++transactions_;
-                transaction_ended(true);
-            }
-        } catch (const transaction_fatal& e) {
-            abort_and_rewind(e.what(), true);
-        }
+        if (commit_transaction(nullptr)) ++transactions_;
     } else {
         commit_offsets(offsets);
     }
@@ -421,21 +420,29 @@ void session::finish(bool commit) {
     if (commit) {
         commit_point();
     } else {
-        if (producer_ && txn_open_) {
-            try {
-                producer_->abort_transaction();
-            } catch (const std::exception& e) {
-                log::info("aborting the open transaction: {}", e.what());
-            }
-            txn_open_ = false;
-        }
-        if (processor_) processor_->aborted();
+        discard();
     }
+    close(commit);
+}
+
+void session::discard() {
+    if (producer_ && txn_open_) {
+        try {
+            producer_->abort_transaction();
+        } catch (const std::exception& e) {
+            log::info("aborting the open transaction: {}", e.what());
+        }
+        txn_open_ = false;
+    }
+    if (processor_) processor_->aborted();
+}
+
+void session::close(bool clean) {
     closing_ = true;
-    closed_cleanly_ = commit;
+    closed_cleanly_ = clean;
     // Leave the group cleanly so that a restart need not wait for the session timeout; not when
     // the brokers are gone, where closing would wait on them.
-    if (consumer_ && (commit || !consumer_->brokers_down())) consumer_->close();
+    if (consumer_ && (clean || !consumer_->brokers_down())) consumer_->close();
 }
 
 void session::run(processor& p) {
@@ -482,7 +489,7 @@ void session::run(processor& p) {
         // end), or left to the next run when a signal or --duration stopped this one.
         log::info("the last commit was aborted: reading again from the commit before it");
     }
-    finish(true);
+    close(true);  // committed above
 }
 
 void session::loop() {

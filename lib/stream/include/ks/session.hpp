@@ -172,6 +172,9 @@ private:
     void commit_point();  // makes output durable and commits what was processed
     void begin_transaction();
     bool produced_all(std::string& why);
+    // Commits the open transaction, with the consumed `offsets` when given (else its output
+    // alone); when it cannot, aborts and rewinds (abort_and_rewind) and returns false.
+    bool commit_transaction(const rd_kafka_topic_partition_list_t* offsets);
     // The open transaction ends: its counts are kept (committed) or taken back (aborted).
     void transaction_ended(bool committed);
     // Aborts the open transaction (or, when the producer failed for good, replaces it) and reads
@@ -180,7 +183,9 @@ private:
     void flush_sinks();
     void commit_offsets(const std::vector<std::pair<partition_state*, std::int64_t>>& offsets);
     bool exit_at_end_reached();
-    void finish(bool commit);
+    void finish(bool commit);  // commit_point() or discard(), then close()
+    void discard();            // aborts the open transaction; the processor drops what was not committed
+    void close(bool clean);    // leaves the group (a clean close: after a commit)
     void loop();           // records one at a time through processor::process
     void parallel_loop();  // files and pipes through workers
     template <typename F>
