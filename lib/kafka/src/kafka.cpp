@@ -1102,18 +1102,40 @@ void read_partitions(const kafka_settings& settings, const std::string& topic, c
                 throw runtime_failure(fmt::format("{} [{}]: {}", topic, p, rd_kafka_err2str(err)));
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        if (high <= low) continue;  // empty
+        // Read even when it looks empty: `high` is the last stable offset here (read_committed), and
+        // a first transaction may be pending.
         rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = low;  // no offset lookup
         open.insert(p);
     }
     if (open.empty()) return;
     if (auto err = rd_kafka_assign(h.rk, list.get())) throw runtime_failure(fmt::format("assign {}: {}", topic, rd_kafka_err2str(err)));
+    // The end is where nothing is pending. read_committed stops at the last stable offset: below a
+    // transaction still open, and below one whose commit the coordinator has acknowledged but whose
+    // markers it has not written yet (a commit just before a broker restart, or just before a
+    // rebalance moved the partition). Stopping there would restore the state of the commit before,
+    // while the input goes on from the offsets of the later one: its records lost. So an end below
+    // the high watermark waits for the transaction to end (librdkafka reports the end again).
+    std::map<std::int32_t, clock::time_point> pending;  // partition -> when first seen pending
     while (!open.empty()) {
         if (signals::abort_requested()) throw error(exit_ok, "interrupted while reading " + topic);
         h.state.check(h.rk, settings.timeout_s, settings.brokers);
+        for (const auto& [p, since] : pending)
+            if (clock::now() - since > std::chrono::milliseconds(static_cast<std::int64_t>(settings.timeout_s * 1000)))
+                throw runtime_failure(fmt::format(
+                    "{} [{}]: a transaction stayed open for {:g} s (--timeout): the state cannot be read to its end "
+                    "(another process writing to it?)",
+                    topic, p, settings.timeout_s));
         message_ptr m(rd_kafka_consumer_poll(h.rk, 200));
         if (!m) continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            std::int64_t low = 0, high = 0;  // as of the last fetch: the high watermark
+            rd_kafka_get_watermark_offsets(h.rk, topic.c_str(), m->partition, &low, &high);
+            if (m->offset < high) {
+                if (pending.emplace(m->partition, clock::now()).second)
+                    log::info("{} [{}]: waiting for the transaction open at offset {} to end", topic, m->partition, m->offset);
+                continue;
+            }
+            pending.erase(m->partition);
             open.erase(m->partition);
             continue;
         }

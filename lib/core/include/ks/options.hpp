@@ -22,7 +22,7 @@ struct common_options {
     std::string brokers;                  // -b; resolved from $KAFKA_BROKERS, else localhost:9092
     std::vector<std::string> properties;  // -X prop=value, in order
     std::vector<std::string> property_files;  // -F FILE
-    double timeout_s = 30;                // --timeout: how long the broker may stay unreachable
+    double timeout_s = 60;                // --timeout: how long the broker may stay unreachable
     // Consuming
     std::string group;                    // -g
     std::string from_text = "committed";  // --from

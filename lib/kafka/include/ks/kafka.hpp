@@ -82,8 +82,10 @@ void check_properties(const kafka_settings& settings);
 // Creates the topic when it does not exist (replication: the brokers' count, at most 3; `configs`
 // such as cleanup.policy=compact) and returns its partition count (of the existing topic, if any).
 int ensure_topic(const kafka_settings& settings, const std::string& topic, int partitions, const property_list& configs);
-// Reads the partitions of a topic from their beginning to their end (read_committed: the last
-// stable offset), calling f for each message, on this thread. For restoring state from a changelog.
+// Reads the partitions of a topic from their beginning to their end, calling f for each committed
+// message, on this thread. For restoring state from a changelog. The end is the high watermark: a
+// transaction pending there (open, or committed with its markers not yet written) is waited for,
+// up to settings.timeout_s, so that the state read is the one of the last commit.
 void read_partitions(const kafka_settings& settings, const std::string& topic, const std::vector<std::int32_t>& partitions,
                      const std::function<void(const rd_kafka_message_t*)>& f);
 
