@@ -271,7 +271,7 @@ public:
     }
 
     // Stopping after a failure (or a second signal): nothing committed past what is durable.
-    void aborted() override {
+    void aborted(bool) override {
         for (auto it = open_.begin(); it != open_.end();) discard((it++)->first);
     }
 

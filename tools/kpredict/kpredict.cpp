@@ -163,9 +163,8 @@ private:
 
 class scoring final : public processor {
 public:
-    // transactional: an aborted transaction takes back its count (its records are read again).
-    scoring(const ml::model& m, const options& o, record_sink& out, error_policy& errors, bool transactional)
-        : m_(m), o_(o), core_(m, o), out_(out), errors_(errors), transactional_(transactional) {}
+    scoring(const ml::model& m, const options& o, record_sink& out, error_policy& errors)
+        : m_(m), o_(o), core_(m, o), out_(out), errors_(errors) {}
 
     void process(const record& r) override {
         mapped m;
@@ -184,8 +183,8 @@ public:
     void flush() override { errors_.flush(); }
     void tick() override { progress_.update(written_); }
     void committed() override { kept_ = written_; }
-    void aborted() override {
-        if (transactional_) written_ = kept_;
+    void aborted(bool output_discarded) override {
+        if (output_discarded) written_ = kept_;  // its records are read again
     }
 
     void report(const session& s, bool stats) {
@@ -206,7 +205,6 @@ private:
     record_sink& out_;
     error_policy& errors_;
     std::uint64_t written_ = 0, kept_ = 0;  // kept_: at the last commit
-    bool transactional_;
     progress progress_{o_.common.quiet, "records"};
     stopwatch clock_;
 };
@@ -218,7 +216,7 @@ int run(options& o, plan& p) {
     session s(o.common, session_of(o, p));
     auto out = s.open_sink(p.output);
     error_policy errors(o.common, "kpredict", s.sink_opener());
-    scoring sc(m, o, *out, errors, s.transactional());
+    scoring sc(m, o, *out, errors);
     consume_through(s, sc, *out, errors, [&] { sc.report(s, o.common.stats); });
     return exit_ok;
 }

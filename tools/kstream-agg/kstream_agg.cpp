@@ -661,8 +661,8 @@ public:
     // The counts too: an aborted transaction's records are read and counted again.
     void committed() override { kept_ = {written_, late_, closed_, filtered_}; }
 
-    void aborted() override {
-        if (s_.transactional()) std::tie(written_, late_, closed_, filtered_) = kept_;
+    void aborted(bool output_discarded) override {
+        if (output_discarded) std::tie(written_, late_, closed_, filtered_) = kept_;
         if (!kafka_) return;
         // Back to the last commit: the changelog holds exactly the committed state. It is read
         // again before the next record (not now: a session that stops after a failure aborts too).

@@ -354,10 +354,8 @@ private:
 
 class filter final : public processor {
 public:
-    // transactional: an aborted transaction takes back its counts (its records are read again).
-    filter(plan& p, const options& o, const lookup_table* table, record_sink& out, error_policy& errors, bool transactional)
-        : p_(p), o_(o), table_(table), layout_(p, table), core_(p, layout_, o, table), out_(out), errors_(errors),
-          transactional_(transactional) {}
+    filter(plan& p, const options& o, const lookup_table* table, record_sink& out, error_policy& errors)
+        : p_(p), o_(o), table_(table), layout_(p, table), core_(p, layout_, o, table), out_(out), errors_(errors) {}
 
     void process(const record& r) override {
         mapped m;
@@ -381,8 +379,8 @@ public:
     void flush() override { errors_.flush(); }
     void tick() override { progress_.update(written_); }
     void committed() override { kept_ = {written_, dropped_, unmatched_}; }
-    void aborted() override {
-        if (transactional_) std::tie(written_, dropped_, unmatched_) = kept_;
+    void aborted(bool output_discarded) override {
+        if (output_discarded) std::tie(written_, dropped_, unmatched_) = kept_;
     }
 
     void report(const session& s, bool stats) {
@@ -408,7 +406,6 @@ private:
     error_policy& errors_;
     std::uint64_t written_ = 0, dropped_ = 0, unmatched_ = 0;
     std::tuple<std::uint64_t, std::uint64_t, std::uint64_t> kept_{};  // at the last commit
-    bool transactional_;
     progress progress_{o_.common.quiet, "records"};
     stopwatch clock_;
 };
@@ -421,7 +418,7 @@ int run(options& o, plan& p) {
     session s(o.common, session_of(o, p));
     auto out = s.open_sink(p.output);
     error_policy errors(o.common, "kstream-filter", s.sink_opener());
-    filter f(p, o, table.get(), *out, errors, s.transactional());
+    filter f(p, o, table.get(), *out, errors);
     consume_through(s, f, *out, errors, [&] { f.report(s, o.common.stats); });
     return exit_ok;
 }

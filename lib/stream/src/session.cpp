@@ -364,7 +364,7 @@ void session::abort_and_rewind(const std::string& why, bool producer_failed) {
             s.next = back;
         }
     }
-    if (processor_) processor_->aborted();
+    if (processor_) processor_->aborted(true);
 }
 
 bool session::commit(const topic_partition& tp, std::int64_t next) {
@@ -434,7 +434,7 @@ void session::discard() {
         }
         txn_open_ = false;
     }
-    if (processor_) processor_->aborted();
+    if (processor_) processor_->aborted(producer_ != nullptr);
 }
 
 void session::close(bool clean) {

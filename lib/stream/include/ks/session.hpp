@@ -71,7 +71,9 @@ public:
     // The open transaction was aborted (its output is discarded and the input is read again from
     // the last commit), or the session stops after a failure without committing: what was not
     // committed is dropped. A tool with state goes back to the state of the last commit.
-    virtual void aborted() {}
+    // output_discarded (a transactional session): the output since the last commit is gone too,
+    // so counts of it go back to their values at the last commit.
+    virtual void aborted(bool /*output_discarded*/) {}
     // What was processed is committed (offsets and, in a transaction, the output with them).
     virtual void committed() {}
     // The input ended cleanly (its end, -e, --duration, --limit, a signal): the last output may be
