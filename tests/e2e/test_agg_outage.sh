@@ -28,19 +28,20 @@ kstream-agg -i kafka:ain -g outage -o kafka:aout -b "$own" --group-by k --agg 'n
   --emit update --limit $rows --timeout 90 --stats -v -X transaction.timeout.ms=3000 -X message.timeout.ms=3000 \
   2>"$SCRATCH/agg.err" &
 agg=$!
-csv2kafka "$SCRATCH/rows.csv" -o kafka:ain -b "$own" --rate 4000 --timeout 90 2>"$SCRATCH/producer.err" &
+csv2kafka "$SCRATCH/rows.csv" -o kafka:ain -b "$own" --rate 2000 --timeout 90 2>"$SCRATCH/producer.err" &
 producer=$!
 BACKGROUND_PIDS+=("$agg" "$producer")
 
 # The outage comes once kstream-agg commits as the records come (two commits of updates in the
-# output), so that it finds a transaction open.
+# output), so that it finds a transaction open; the input takes 20 s to send, so that a slow
+# start on a busy machine still leaves kstream-agg running at the stop.
 committed_at_least() {
   [[ $(timeout 10 kcat -C -b "$own" -t aout -o beginning -c "$1" -q -X isolation.level=read_committed -f '%s\n' \
     2>/dev/null | wc -l) -ge $1 ]]
 }
 assert_eventually 60 "kstream-agg commits before the outage" committed_at_least 20
 "$KS_ROOT/scripts/kafka-local" stop --data-dir "$data" >/dev/null
-running "$producer" || fail "csv2kafka ended before the broker stopped: no outage was tested"
+running "$agg" || fail "kstream-agg ended before the broker stopped: no outage was tested"
 sleep 5
 "$KS_ROOT/scripts/kafka-local" start --port "$port" --data-dir "$data" >/dev/null
 
