@@ -1122,8 +1122,9 @@ void read_partitions(const kafka_settings& settings, const std::string& topic, c
         for (const auto& [p, since] : pending)
             if (clock::now() - since > std::chrono::milliseconds(static_cast<std::int64_t>(settings.timeout_s * 1000)))
                 throw runtime_failure(fmt::format(
-                    "{} [{}]: a transaction stayed open for {:g} s (--timeout): the state cannot be read to its end "
-                    "(another process writing to it?)",
+                    "{} [{}]: a transaction stayed open for {:g} s (--timeout): the state cannot be read to its end. "
+                    "If no other process writes to it, the broker holds a hanging transaction (kafka-transactions.sh "
+                    "find-hanging, then abort)",
                     topic, p, settings.timeout_s));
         message_ptr m(rd_kafka_consumer_poll(h.rk, 200));
         if (!m) continue;
