@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kstream-agg, exactly once with its changelog, through a broker outage longer than its
-# transaction and message timeouts (3 s here; a restart leaves 10-12 s without a broker). When
+# transaction and message timeouts (3 s here; a crash and restart leave 10-12 s without a broker). When
 # the outage finds a transaction open (most runs: aborts 1-3), it is aborted, or the producer is
 # replaced when the broker aborted it first; the state is read back from the changelog and the
 # input from the last commit. Either way the running totals equal an awk oracle, and --limit
@@ -40,7 +40,14 @@ committed_at_least() {
     2>/dev/null | wc -l) -ge $1 ]]
 }
 assert_eventually 60 "kstream-agg commits before the outage" committed_at_least 20
-"$KS_ROOT/scripts/kafka-local" stop --data-dir "$data" >/dev/null
+# The broker crashes (SIGKILL) rather than stopping: a single-node broker's controlled shutdown can
+# skip the markers of a transaction it has just acknowledged as committed ("Couldn't find leader
+# endpoint ... likely deleted already and hence can be skipped" in its log), and a later abort
+# marker then takes that commit back, which no client can see (docs/conventions.md). A crash
+# leaves the commit in the transaction log, and the restarted broker writes its markers.
+broker_pid=$(<"$data/broker.pid")
+kill -9 "$broker_pid"
+while kill -0 "$broker_pid" 2>/dev/null; do sleep 0.1; done
 running "$agg" || fail "kstream-agg ended before the broker stopped: no outage was tested"
 sleep 5
 "$KS_ROOT/scripts/kafka-local" start --port "$port" --data-dir "$data" >/dev/null
