@@ -45,9 +45,7 @@ assert_eventually 60 "kstream-agg commits before the outage" committed_at_least 
 # endpoint ... likely deleted already and hence can be skipped" in its log), and a later abort
 # marker then takes that commit back, which no client can see (docs/conventions.md). A crash
 # leaves the commit in the transaction log, and the restarted broker writes its markers.
-broker_pid=$(<"$data/broker.pid")
-kill -9 "$broker_pid"
-while kill -0 "$broker_pid" 2>/dev/null; do sleep 0.1; done
+"$KS_ROOT/scripts/kafka-local" stop --kill --data-dir "$data" >/dev/null
 running "$agg" || fail "kstream-agg ended before the broker stopped: no outage was tested"
 sleep 5
 "$KS_ROOT/scripts/kafka-local" start --port "$port" --data-dir "$data" >/dev/null
