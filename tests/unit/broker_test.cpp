@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <thread>
@@ -90,51 +91,47 @@ std::vector<std::string> read_while_ending(const ks::kafka_settings& settings, c
     return got;
 }
 
+// A new topic of one partition whose first transaction commits `committed` and whose second is
+// left open with `pending` (flushed to the broker: the last stable offset stays before them).
+struct pending_topic {
+    ks::kafka_settings settings;
+    std::string topic;
+    txn_producer producer;
+
+    pending_topic(const std::string& name, double timeout_s, std::initializer_list<const char*> committed,
+                  std::initializer_list<const char*> pending)
+        : settings{brokers(), {}, timeout_s}, topic(unique(name)), producer(unique(name + "-txn")) {
+        REQUIRE(ks::ensure_topic(settings, topic, 1, {}) == 1);
+        if (committed.size() > 0) {
+            producer.begin();
+            for (const char* v : committed) producer.send(topic, v);
+            producer.commit();
+        }
+        producer.begin();
+        for (const char* v : pending) producer.send(topic, v);
+        producer.flush();
+    }
+};
+
 }  // namespace
 
 TEST_CASE("read_partitions waits for a transaction pending at its end, and reads what it committed", "[.broker]") {
-    ks::kafka_settings settings{brokers(), {}, 60};
-    const auto topic = unique("restore-commit");
-    REQUIRE(ks::ensure_topic(settings, topic, 1, {}) == 1);
-    txn_producer p(unique("restore-commit-txn"));
-    p.begin();
-    for (const char* v : {"a", "b", "c"}) p.send(topic, v);
-    p.commit();
-    p.begin();
-    for (const char* v : {"d", "e"}) p.send(topic, v);
-    p.flush();  // on the broker, not committed: the last stable offset stays before "d"
-    const auto got = read_while_ending(settings, topic, p, true);
-    CHECK(got == std::vector<std::string>{"a", "b", "c", "d", "e"});
+    pending_topic t("restore-commit", 60, {"a", "b", "c"}, {"d", "e"});
+    CHECK(read_while_ending(t.settings, t.topic, t.producer, true) == std::vector<std::string>{"a", "b", "c", "d", "e"});
 }
 
 TEST_CASE("read_partitions waits for a transaction pending at its end, and skips what it aborted", "[.broker]") {
-    ks::kafka_settings settings{brokers(), {}, 60};
-    const auto topic = unique("restore-abort");
-    REQUIRE(ks::ensure_topic(settings, topic, 1, {}) == 1);
-    txn_producer p(unique("restore-abort-txn"));
-    p.begin();
-    for (const char* v : {"a", "b"}) p.send(topic, v);
-    p.commit();
-    p.begin();
-    p.send(topic, "x");
-    p.flush();
-    const auto got = read_while_ending(settings, topic, p, false);
-    CHECK(got == std::vector<std::string>{"a", "b"});
+    pending_topic t("restore-abort", 60, {"a", "b"}, {"x"});
+    CHECK(read_while_ending(t.settings, t.topic, t.producer, false) == std::vector<std::string>{"a", "b"});
     // Committed after an aborted transaction: read to the end, past the abort's marker.
-    p.begin();
-    p.send(topic, "c");
-    p.commit();
-    CHECK(read_all(settings, topic) == std::vector<std::string>{"a", "b", "c"});
+    t.producer.begin();
+    t.producer.send(t.topic, "c");
+    t.producer.commit();
+    CHECK(read_all(t.settings, t.topic) == std::vector<std::string>{"a", "b", "c"});
 }
 
 TEST_CASE("read_partitions gives up on a transaction open longer than the timeout", "[.broker]") {
-    ks::kafka_settings settings{brokers(), {}, 2};
-    const auto topic = unique("restore-stuck");
-    REQUIRE(ks::ensure_topic(settings, topic, 1, {}) == 1);
-    txn_producer p(unique("restore-stuck-txn"));
-    p.begin();
-    p.send(topic, "a");
-    p.flush();
-    REQUIRE_THROWS_WITH(read_all(settings, topic), Catch::Contains("a transaction stayed open for 2 s"));
-    p.abort();
+    pending_topic t("restore-stuck", 2, {}, {"a"});
+    REQUIRE_THROWS_WITH(read_all(t.settings, t.topic), Catch::Contains("a transaction stayed open for 2 s"));
+    t.producer.abort();
 }
