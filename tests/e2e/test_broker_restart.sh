@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A broker restart shorter than --timeout costs nothing: while csv2kafka produces, kstream-filter
-# (exactly once) and kbatch-dump consume, the broker is stopped and started again on the same port
+# (exactly once) and kbatch-dump consume, the broker is killed and started again on the same port
 # and data directory. With the default settings every tool exits 0 and every record arrives
 # exactly once. Then, with the broker gone for good, csv2kafka gives up after --timeout with a
 # line that counts the messages it could not deliver. The test has a broker of its own (the
@@ -54,11 +54,14 @@ BACKGROUND_PIDS+=("$filter" "$dump" "$producer")
 
 # The restart, once records flow (with about 15 s of producing left: the stop must come first).
 assert_eventually 60 "records reach the topic before the restart" count_at_least in 1000
+# The broker crashes (SIGKILL) rather than stopping: a single-node broker's controlled shutdown can
+# skip the markers of a commit it has just acknowledged, and a later abort then takes that commit
+# back (docs/conventions.md): kstream-filter's output lost 1,100 rows that way in a loaded run.
 stopped_at=$SECONDS
-"$KS_ROOT/scripts/kafka-local" stop --data-dir "$data" >/dev/null
+"$KS_ROOT/scripts/kafka-local" stop --kill --data-dir "$data" >/dev/null
 running "$producer" || fail "csv2kafka ended before the broker stopped: no restart was tested"
-sleep 3  # with the broker's stop and start, 10-12 s without a broker on a quiet machine, up to 37 s
-         # in CI beside other tests and their brokers (the default --timeout is 60 s)
+sleep 3  # with the broker's start, 10-12 s without a broker on a quiet machine, up to 37 s in CI
+         # beside other tests and their brokers (the default --timeout is 60 s)
 "$KS_ROOT/scripts/kafka-local" start --port "$port" --data-dir "$data" >/dev/null
 echo "the broker was away for about $((SECONDS - stopped_at)) s"
 
