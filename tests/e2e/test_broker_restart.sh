@@ -56,7 +56,7 @@ BACKGROUND_PIDS+=("$filter" "$dump" "$producer")
 assert_eventually 60 "records reach the topic before the restart" count_at_least in 1000
 # The broker crashes (SIGKILL) rather than stopping: a single-node broker's controlled shutdown can
 # skip the markers of a commit it has just acknowledged, and a later abort then takes that commit
-# back (docs/conventions.md): kstream-filter's output lost 1,100 rows that way in a loaded run.
+# back (docs/conventions.md): kstream-filter's output lost a block of its first rows that way in a loaded run.
 stopped_at=$SECONDS
 "$KS_ROOT/scripts/kafka-local" stop --kill --data-dir "$data" >/dev/null
 running "$producer" || fail "csv2kafka ended before the broker stopped: no restart was tested"
