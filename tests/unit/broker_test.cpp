@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <cstdlib>
 #include <initializer_list>
@@ -46,6 +47,16 @@ public:
                                   RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     void flush() { REQUIRE(rd_kafka_flush(rk_, 60000) == RD_KAFKA_RESP_ERR_NO_ERROR); }
+    // The group's next offset of partition 0, in the open transaction (as a consume-transform loop
+    // commits; a group without members takes it without a generation).
+    void send_offset(const std::string& group, const std::string& topic, std::int64_t next) {
+        ks::partition_list_ptr list(rd_kafka_topic_partition_list_new(1));
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), 0)->offset = next;
+        rd_kafka_consumer_group_metadata_t* meta = rd_kafka_consumer_group_metadata_new(group.c_str());
+        rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(rk_, list.get(), meta, 60000);
+        rd_kafka_consumer_group_metadata_destroy(meta);
+        check(e);
+    }
     void commit() { check(rd_kafka_commit_transaction(rk_, 60000)); }
     void abort() { check(rd_kafka_abort_transaction(rk_, 60000)); }
 
@@ -134,4 +145,47 @@ TEST_CASE("read_partitions gives up on a transaction open longer than the timeou
     pending_topic t("restore-stuck", 2, {}, {"a"});
     REQUIRE_THROWS_WITH(read_all(t.settings, t.topic), Catch::Contains("a transaction stayed open for 2 s"));
     t.producer.abort();
+}
+
+// What session::rewind_to_group stands on: a read_committed consumer's fetch of committed offsets
+// asks for stable ones, so an offset commit pending in a transaction is waited for, and what it
+// returns is the transaction's outcome.
+namespace {
+
+std::int64_t committed_while_ending(const std::string& name, bool commit) {
+    pending_topic t(name, 60, {"a", "b", "c"}, {"d"});
+    const std::string group = unique(name + "-group");
+    t.producer.send_offset(group, t.topic, 2);
+    t.producer.commit();
+    t.producer.begin();
+    t.producer.send(t.topic, "e");
+    t.producer.send_offset(group, t.topic, 4);
+    t.producer.flush();
+    ks::consumer c(t.settings, group, {t.topic}, ks::start_from::committed, false, {});
+    std::int64_t got = -1;
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+        ks::partition_list_ptr list(rd_kafka_topic_partition_list_new(1));
+        rd_kafka_topic_partition_list_add(list.get(), t.topic.c_str(), 0);
+        c.fetch_committed(list.get());
+        got = list->elems[0].offset;
+        done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const bool returned_early = done.load();
+    if (commit) t.producer.commit(); else t.producer.abort();
+    reader.join();
+    CHECK_FALSE(returned_early);  // it waited for the transaction to end
+    c.poll(0);  // librdkafka 2.0.2 hangs destroying a subscribed consumer that never polled
+    return got;
+}
+
+}  // namespace
+
+TEST_CASE("fetch_committed waits for an offset commit pending in a transaction: committed", "[.broker]") {
+    CHECK(committed_while_ending("offsets-commit", true) == 4);
+}
+
+TEST_CASE("fetch_committed waits for an offset commit pending in a transaction: aborted", "[.broker]") {
+    CHECK(committed_while_ending("offsets-abort", false) == 2);
 }

@@ -159,6 +159,7 @@ session::session(const common_options& options, session_options so) : options_(o
         producer_ = std::make_unique<producer>(make_kafka_settings(options_, so_.inputs.front().brokers), producer_defaults);
         log::info("transactional.id {}, group.instance.id {}", transactional_id_, instance_id_);
         producer_->init_transactions();
+        if (const char* n = std::getenv("KS_TEST_TAKE_BACK_COMMIT")) take_back_at_ = std::strtoull(n, nullptr, 10);
     }
     source_settings_ = std::move(ks);
 }
@@ -246,6 +247,7 @@ void session::commit_offsets(const std::vector<std::pair<partition_state*, std::
         return;
     }
     for (const auto& [s, next] : offsets) s->committed = next;
+    if (producer_) mark_commit();
     log::debug("committed {} partition(s)", offsets.size());
 }
 
@@ -254,7 +256,18 @@ bool session::commit_transaction(const rd_kafka_topic_partition_list_t* offsets)
     try {
         bool done = produced_all(why);
         if (done && offsets) done = producer_->send_offsets(offsets, consumer_->group_metadata().get(), why);
-        if (done) done = producer_->commit_transaction(why);
+        if (done && abort_next_commit_) {
+            abort_next_commit_ = false;
+            why = "KS_TEST_TAKE_BACK_COMMIT: the transaction after the one taken back";
+            done = false;
+        }
+        if (done && offsets && ++offset_commits_ == take_back_at_) {
+            producer_->abort_transaction();
+            log::warn("KS_TEST_TAKE_BACK_COMMIT: transaction aborted and reported committed");
+            abort_next_commit_ = true;
+        } else if (done) {
+            done = producer_->commit_transaction(why);
+        }
         if (!done) {
             abort_and_rewind(why);
             return false;
@@ -357,14 +370,65 @@ void session::abort_and_rewind(const std::string& why, bool producer_failed) {
     transaction_ended(false);
     pending_ = false;
     ++aborts_;
-    for (auto& s : partitions_) {
+    rewind_to_group();
+    if (processor_) processor_->aborted(true);
+}
+
+void session::mark_commit() {
+    commit_mark m{{}, records_kept_, tombstones_kept_};
+    for (const auto& s : partitions_)
+        if (s.committed >= 0) m.offsets.emplace_back(topic_partition{s.topic, s.partition}, s.committed);
+    marks_.push_back(std::move(m));
+    if (marks_.size() > 8) marks_.pop_front();
+}
+
+void session::rewind_to_group() {
+    if (partitions_.empty()) return;
+    // The group's offsets, not the ones this process was told it committed: a commit the broker
+    // acknowledged can still be taken back (a single-node broker stopping skips its markers, and a
+    // later abort takes it back). Under read_committed, librdkafka asks for stable offsets: a
+    // transactional commit still pending is waited for (KIP-447). Bounded by --timeout.
+    partition_list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+    for (const auto& s : partitions_) rd_kafka_topic_partition_list_add(list.get(), s.topic.c_str(), s.partition);
+    consumer_->fetch_committed(list.get());
+    bool taken_back = false;
+    for (int i = 0; i < list->cnt; ++i) {
+        const auto& e = list->elems[i];
+        if (e.err)
+            throw runtime_failure(fmt::format("reading the committed offset of {} [{}]: {}", e.topic, e.partition,
+                                              rd_kafka_err2str(e.err)));
+        auto& s = slot(e.topic, e.partition);
+        const std::int64_t held = e.offset >= 0 ? e.offset : -1;
+        if (held != s.committed) {
+            log::warn("{} [{}]: the group holds offset {}, not {} as committed: the broker took a commit back "
+                      "(docs/conventions.md); reading again from the group's offset",
+                      s.topic, s.partition, held, s.committed);
+            taken_back = true;
+            s.committed = held;
+        }
         const std::int64_t back = s.committed >= 0 ? s.committed : s.first;
         if (back >= 0 && s.next != back) {
             consumer_->seek({s.topic, s.partition}, back);
             s.next = back;
         }
     }
-    if (processor_) processor_->aborted(true);
+    if (!taken_back) return;
+    // The input counts (--limit) go back to the commit the group holds, when it is one of the last
+    // few of this process; counts of the output (--stats) stay at the last commit's.
+    const auto matches = [&](const commit_mark& m) {
+        return std::all_of(m.offsets.begin(), m.offsets.end(), [&](const auto& o) {
+            const auto it = std::find_if(partitions_.begin(), partitions_.end(), [&](const partition_state& s) {
+                return s.partition == o.first.partition && s.topic == o.first.topic;
+            });
+            return it == partitions_.end() || it->committed == o.second;
+        });
+    };
+    while (!marks_.empty() && !matches(marks_.back())) marks_.pop_back();
+    records_in_ = records_kept_ = marks_.empty() ? 0 : marks_.back().records;
+    tombstones_ = tombstones_kept_ = marks_.empty() ? 0 : marks_.back().tombstones;
+    log::warn("counted {} input record(s) up to the group's offsets; the output counts of --stats still include "
+              "the taken-back commit's",
+              records_in_);
 }
 
 bool session::commit(const topic_partition& tp, std::int64_t next) {

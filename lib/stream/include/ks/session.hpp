@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -180,8 +181,12 @@ private:
     // The open transaction ends: its counts are kept (committed) or taken back (aborted).
     void transaction_ended(bool committed);
     // Aborts the open transaction (or, when the producer failed for good, replaces it) and reads
-    // again from the last commit.
+    // again from the last commit (rewind_to_group).
     void abort_and_rewind(const std::string& why, bool producer_failed = false);
+    // Seeks every held partition to the offset its group holds, read back from the broker: that
+    // is the last commit, unless the broker took back a commit it had acknowledged
+    // (docs/conventions.md, "A commit taken back").
+    void rewind_to_group();
     void flush_sinks();
     void commit_offsets(const std::vector<std::pair<partition_state*, std::int64_t>>& offsets);
     bool exit_at_end_reached();
@@ -212,6 +217,19 @@ private:
     std::exception_ptr callback_error_;
     std::uint64_t records_in_ = 0, tombstones_ = 0, transactions_ = 0, aborts_ = 0;
     std::uint64_t records_kept_ = 0, tombstones_kept_ = 0;  // at the last commit (an abort goes back)
+    // The last few transactions this process committed, newest last: the offsets they committed
+    // and the counts at that moment, for a rewind to one of them (rewind_to_group).
+    struct commit_mark {
+        std::vector<std::pair<topic_partition, std::int64_t>> offsets;
+        std::uint64_t records = 0, tombstones = 0;
+    };
+    std::deque<commit_mark> marks_;
+    void mark_commit();
+    // KS_TEST_TAKE_BACK_COMMIT=N (tests only): the Nth commit of offsets is aborted but reported
+    // committed, and the transaction after it is aborted: what a broker taking back an
+    // acknowledged commit does (docs/conventions.md).
+    std::uint64_t take_back_at_ = 0, offset_commits_ = 0;
+    bool abort_next_commit_ = false;
     std::uint64_t rejected_at_begin_ = 0;  // producer::rejected() when the transaction began
     int consecutive_aborts_ = 0;
 };
