@@ -920,10 +920,17 @@ private:
             out.push_back(':');
         };
         if (p_.window.kind != window_kind::none) {
-            field("window_start");
-            expr::append_json(out, expr::value::of_time_us(e.start * 1000));
-            field("window_end");
-            expr::append_json(out, expr::value::of_time_us(e.end * 1000));
+            // The groups of a window close one after another: its times are written once.
+            if (window_fields_.empty() || e.start != window_fields_start_ || e.end != window_fields_end_) {
+                window_fields_ = "\"window_start\":";
+                expr::append_json(window_fields_, expr::value::of_time_us(e.start * 1000));
+                window_fields_ += ",\"window_end\":";
+                expr::append_json(window_fields_, expr::value::of_time_us(e.end * 1000));
+                window_fields_start_ = e.start;
+                window_fields_end_ = e.end;
+            }
+            out.append(window_fields_);
+            first = false;
         }
         size_t from = 0;
         for (size_t i = 0; i < p_.group.size(); ++i) {
@@ -1100,6 +1107,8 @@ private:
     std::int32_t last_part_ = std::numeric_limits<std::int32_t>::min();
     std::vector<std::pair<std::int64_t, std::int64_t>> windows_;
     std::string result_, value_, key_out_, wrapped_, error_, group_text_;
+    std::string window_fields_;  // "window_start":...,"window_end":... of the window below
+    std::int64_t window_fields_start_ = 0, window_fields_end_ = 0;
     json_parser having_parser_, key_parser_;
     expr::evaluator having_ev_;
     std::uint64_t written_ = 0, late_ = 0, closed_ = 0, filtered_ = 0, restored_ = 0;
