@@ -69,13 +69,14 @@ private:
 
 // The state of one aggregate of one group and window.
 struct state {
+    // count, sum and avg use the first 32 bytes alone: one cache line per state in the window store.
     std::int64_t n = 0;       // values counted
     std::int64_t isum = 0;    // sum of integers (exact while all_integer)
     double sum = 0;           // sum as a double; stddev: the mean
-    double m2 = 0;            // stddev: sum of squared differences from the mean (Welford)
-    std::int64_t time = 0;    // first/last: the event time of `json`
     bool all_integer = true;  // sum: every value an integer, no overflow
     std::uint8_t rank = 0;    // min/max: the kind order of `json`
+    double m2 = 0;            // stddev: sum of squared differences from the mean (Welford)
+    std::int64_t time = 0;    // first/last: the event time of `json`
     std::string json;         // min/max/first/last: the value's JSON text
     std::unique_ptr<std::unordered_set<std::uint64_t>> distinct;  // count_distinct: hashes
     std::unique_ptr<sketch> quantiles;                            // p50/p95/p99

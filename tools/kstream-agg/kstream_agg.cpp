@@ -23,6 +23,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -239,14 +240,6 @@ constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
 constexpr std::string_view watermark_key = "\x01watermark";
 constexpr std::int64_t arrival_time = no_time + 1;  // "the arrival time": set on the reading thread
 
-// One group in one window, with its aggregates' states.
-struct window_entry {
-    std::int64_t start = 0, end = 0;
-    std::string group;  // the group values' JSON texts, joined by \x1f (never raw in JSON text)
-    std::vector<agg::state> aggs;
-    bool dirty = false;  // changed since the last flush (and listed in dirty_keys)
-};
-
 void entry_key(std::string& k, std::string_view group, std::int64_t start) {
     char b[9];
     b[0] = '\0';
@@ -261,9 +254,19 @@ std::string entry_key(std::string_view group, std::int64_t start) {
     return k;
 }
 
-// The state's index is keyed by entry_key's bytes; a record looks its entry up by group and start,
-// with the group's hash computed on a worker thread, so the reading thread neither builds the key
-// nor hashes the group again.
+// One group in one window, with its aggregates' states. Its key in the changelog, by_end and
+// dirty_keys is entry_key(group, start).
+struct window_entry {
+    std::int64_t start = 0, end = 0;
+    std::string group;  // the group values' JSON texts, joined by \x1f (never raw in JSON text)
+    std::vector<agg::state> aggs;
+    bool dirty = false;  // changed since the last flush (and listed in dirty_keys)
+
+    [[nodiscard]] std::string key() const { return entry_key(group, start); }
+};
+
+// A record looks its entry up by group and start, with the group's hash computed on a worker
+// thread, so the reading thread neither builds the key nor hashes the group again.
 std::uint64_t group_hash(std::string_view group) { return std::hash<std::string_view>{}(group); }
 
 std::size_t entry_hash_of(std::uint64_t group_hash, std::int64_t start) {
@@ -272,42 +275,92 @@ std::size_t entry_hash_of(std::uint64_t group_hash, std::int64_t start) {
     return static_cast<std::size_t>(h);
 }
 
-struct entry_ref {
-    std::string_view group;
-    std::int64_t start = 0;
-    std::size_t hash = 0;
-};
-
 std::int64_t start_of_key(std::string_view key) {
     std::uint64_t v = 0;
     for (size_t i = key.size() - 8; i < key.size(); ++i) v = (v << 8) | static_cast<unsigned char>(key[i]);
     return static_cast<std::int64_t>(v);
 }
 
-struct entry_hash {
-    using is_transparent = void;
-    std::size_t operator()(const std::string& key) const {
-        if (key.size() < 9) return std::hash<std::string>{}(key);  // not an entry key (never looked up by ref)
-        return entry_hash_of(group_hash(std::string_view(key).substr(0, key.size() - 9)), start_of_key(key));
+// The entries of one partition by group and start: an open-addressing index (linear probing, a
+// power-of-two size, at most half full) of hashes and entries. Looking a record's entry up reads
+// one slot and the entry; std::unordered_map divided by a prime, then read a bucket, a node and
+// the key's heap text, cache misses that were most of the reading thread's time. Entries stay at
+// their address until erased.
+class entry_store {
+public:
+    [[nodiscard]] window_entry* find(std::string_view group, std::int64_t start, std::size_t hash) const {
+        if (size_ == 0) return nullptr;
+        for (size_t i = hash & mask();; i = (i + 1) & mask()) {
+            const slot& s = slots_[i];
+            if (!s.entry) return nullptr;
+            if (s.hash == hash && s.entry->start == start && s.entry->group == group) return s.entry.get();
+        }
     }
-    std::size_t operator()(const entry_ref& r) const { return r.hash; }
-};
+    // By entry_key's bytes.
+    [[nodiscard]] window_entry* find(std::string_view key) const {
+        if (key.size() < 9 || key[key.size() - 9] != '\0') return nullptr;
+        const auto group = key.substr(0, key.size() - 9);
+        const auto start = start_of_key(key);
+        return find(group, start, entry_hash_of(group_hash(group), start));
+    }
+    // A new entry for a group and start that have none.
+    window_entry& insert(std::string_view group, std::int64_t start, std::size_t hash) {
+        if (2 * (size_ + 1) > slots_.size()) grow();
+        size_t i = hash & mask();
+        while (slots_[i].entry) i = (i + 1) & mask();
+        slots_[i] = {hash, std::make_unique<window_entry>()};
+        ++size_;
+        auto& e = *slots_[i].entry;
+        e.group = group;
+        e.start = start;
+        return e;
+    }
+    void erase(const window_entry* e) {
+        size_t i = entry_hash_of(group_hash(e->group), e->start) & mask();
+        while (slots_[i].entry.get() != e) i = (i + 1) & mask();
+        slots_[i] = {};
+        --size_;
+        // Backward shift: each later entry of the run moves into the hole when its home slot is
+        // not between the hole and it, so that no probe meets an empty slot before its entry.
+        for (size_t j = (i + 1) & mask(); slots_[j].entry; j = (j + 1) & mask()) {
+            const size_t home = slots_[j].hash & mask();
+            if (((j - home) & mask()) >= ((j - i) & mask())) {
+                slots_[i] = std::move(slots_[j]);
+                i = j;
+            }
+        }
+    }
+    [[nodiscard]] size_t size() const { return size_; }
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const auto& s : slots_)
+            if (s.entry) f(*s.entry);  // entries are the caller's to change, not their group or start
+    }
 
-struct entry_equal {
-    using is_transparent = void;
-    bool operator()(const std::string& a, const std::string& b) const { return a == b; }
-    bool operator()(const entry_ref& r, const std::string& key) const {
-        return key.size() == r.group.size() + 9 && std::memcmp(key.data(), r.group.data(), r.group.size()) == 0 &&
-               key[r.group.size()] == '\0' && start_of_key(key) == r.start;
+private:
+    struct slot {
+        std::size_t hash = 0;
+        std::unique_ptr<window_entry> entry;
+    };
+    [[nodiscard]] size_t mask() const { return slots_.size() - 1; }
+    void grow() {
+        std::vector<slot> old(std::max<size_t>(64, 2 * slots_.size()));
+        old.swap(slots_);
+        for (auto& s : old) {
+            if (!s.entry) continue;
+            size_t i = s.hash & mask();
+            while (slots_[i].entry) i = (i + 1) & mask();
+            slots_[i] = std::move(s);
+        }
     }
-    bool operator()(const std::string& key, const entry_ref& r) const { return (*this)(r, key); }
+    std::vector<slot> slots_;
+    size_t size_ = 0;
 };
 
 // The state of one input partition (files and stdin: one, numbered -1).
 struct partition_store {
     std::int64_t max_event = no_time;  // the watermark is this minus --grace
-    using entry_map = std::unordered_map<std::string, window_entry, entry_hash, entry_equal>;
-    entry_map entries;
+    entry_store entries;
     std::multimap<std::int64_t, std::string> by_end;                    // windows by their end, to close them
     std::unordered_map<std::string, std::set<std::int64_t>> sessions;  // session windows: starts per group
     std::vector<std::string> dirty_keys;  // changed or evicted since the last flush (may repeat)
@@ -319,8 +372,8 @@ struct partition_store {
 
     [[nodiscard]] std::int64_t watermark(std::int64_t grace) const { return max_event == no_time ? no_time : max_event - grace; }
 
-    void index(const std::string& key, const window_entry& e, bool sessions_too) {
-        by_end.emplace(e.end, key);
+    void index(const window_entry& e, bool sessions_too) {
+        by_end.emplace(e.end, e.key());
         if (sessions_too) this->sessions[e.group].insert(e.start);
     }
     void unindex_end(const std::string& key, std::int64_t end) {
@@ -600,15 +653,15 @@ public:
         for (auto& [part, ps] : parts_) {
             if (kafka_ && (!ps.dirty_keys.empty() || ps.watermark_dirty)) s_.begin_output();
             for (const auto& key : ps.dirty_keys) {
-                auto it = ps.entries.find(key);
-                if (it == ps.entries.end()) {  // evicted: a tombstone
+                window_entry* e = ps.entries.find(key);
+                if (!e) {  // evicted: a tombstone
                     if (kafka_) changelog_producer_->produce(changelog_topic_, key, std::string_view(nullptr, 0), part);
                     continue;
                 }
-                if (!it->second.dirty) continue;  // listed twice
-                it->second.dirty = false;
-                if (!p_.emit_final) output(it->second);
-                if (kafka_) write_entry(part, key, it->second);
+                if (!e->dirty) continue;  // listed twice
+                e->dirty = false;
+                if (!p_.emit_final) output(*e);
+                if (kafka_) write_entry(part, key, *e);
             }
             if (kafka_ && ps.watermark_dirty) write_watermark(part, ps);
             ps.dirty_keys.clear();
@@ -633,7 +686,7 @@ public:
         if (!all || !p_.emit_final) return;
         for (auto& [part, ps] : parts_) {
             std::vector<const window_entry*> open;
-            for (const auto& [k, e] : ps.entries) open.push_back(&e);
+            ps.entries.for_each([&](const window_entry& e) { open.push_back(&e); });
             std::sort(open.begin(), open.end(), [](const window_entry* a, const window_entry* b) {
                 return a->end != b->end ? a->end < b->end : a->start != b->start ? a->start < b->start : a->group < b->group;
             });
@@ -703,30 +756,20 @@ private:
         return *last_store_;
     }
 
-    // The entry of `key` (group and start), created if there is none; `created` says which.
-    partition_store::entry_map::iterator entry(partition_store& ps, const std::string& key, std::int64_t start,
-                                               std::int64_t end, std::string_view group, bool& created) {
-        if (total_entries_ >= o_.max_keys) {
-            if (auto it = ps.entries.find(key); it != ps.entries.end()) {
-                created = false;
-                return it;
-            }
+    // A new entry for a group and start that have none.
+    window_entry& new_entry(partition_store& ps, std::string_view group, std::int64_t start, std::int64_t end,
+                            std::size_t hash) {
+        if (total_entries_ >= o_.max_keys)
             throw runtime_failure(fmt::format(
                 "--max-keys {}: that many groups x windows are open; raise --max-keys, use shorter windows or less "
                 "--grace (closed windows are evicted)",
                 o_.max_keys));
-        }
-        auto [it, inserted] = ps.entries.try_emplace(key);
-        created = inserted;
-        if (!inserted) return it;
         ++total_entries_;
         peak_entries_ = std::max(peak_entries_, total_entries_);
-        auto& e = it->second;
-        e.start = start;
+        auto& e = ps.entries.insert(group, start, hash);
         e.end = end;
-        e.group = group;
         e.aggs.resize(p_.aggs.size());
-        return it;
+        return e;
     }
 
     void add_all(window_entry& e, const prepared& in) {
@@ -762,17 +805,14 @@ private:
             for (const auto& [start, end] : windows_) {
                 if (p_.window.kind != window_kind::none && wm != no_time && end <= wm) continue;  // closed
                 any = true;
-                auto it = ps.entries.find(entry_ref{in.group, start, entry_hash_of(in.group_hash, start)});
-                if (it == ps.entries.end()) {
-                    entry_key(key_, in.group, start);
-                    bool created = false;
-                    it = entry(ps, key_, start, end, in.group, created);
-                    if (p_.window.kind != window_kind::none) ps.by_end.emplace(end, key_);
+                const std::size_t hash = entry_hash_of(in.group_hash, start);
+                window_entry* e = ps.entries.find(in.group, start, hash);
+                if (!e) {
+                    e = &new_entry(ps, in.group, start, end, hash);
+                    if (p_.window.kind != window_kind::none) ps.by_end.emplace(end, e->key());
                 }
-                window_entry* e = &it->second;
-                const std::string* key = &it->first;
                 add_all(*e, in);
-                mark(ps, *key, e);
+                mark(ps, *e);
             }
             if (!any) return late(r, t, wm);
         }
@@ -788,32 +828,34 @@ private:
     // overlaps it. false: no open session takes it and its own would be closed already (late).
     bool apply_session(partition_store& ps, const prepared& in, std::int64_t wm) {
         const std::int64_t t = in.time, gap = p_.window.gap_ms;
+        // Every start listed in `sessions` has its entry.
+        const auto session = [&](std::int64_t start) -> window_entry& {
+            return *ps.entries.find(in.group, start, entry_hash_of(in.group_hash, start));
+        };
         group_text_.assign(in.group);
         auto& starts = ps.sessions[group_text_];
         std::vector<std::int64_t> overlapping;
-        for (auto it = starts.begin(); it != starts.end() && *it < t + gap; ++it) {
-            const auto& e = ps.entries.at(entry_key(in.group, *it));
-            if (e.end > t) overlapping.push_back(*it);
-        }
+        for (auto it = starts.begin(); it != starts.end() && *it < t + gap; ++it)
+            if (session(*it).end > t) overlapping.push_back(*it);
         if (overlapping.empty() && wm != no_time && t + gap <= wm) {
             if (starts.empty()) ps.sessions.erase(group_text_);
             return false;
         }
         if (overlapping.size() == 1 && overlapping.front() <= t) {  // the common case: grows one session
-            entry_key(key_, in.group, overlapping.front());
-            auto& e = ps.entries.at(key_);
+            auto& e = session(overlapping.front());
             if (t + gap > e.end) {
-                ps.unindex_end(key_, e.end);
+                const auto key = e.key();
+                ps.unindex_end(key, e.end);
                 e.end = t + gap;
-                ps.by_end.emplace(e.end, key_);
+                ps.by_end.emplace(e.end, key);
             }
             add_all(e, in);
-            mark(ps, key_, &e);
+            mark(ps, e);
             return true;
         }
         std::int64_t start = t, end = t + gap;
         for (auto s : overlapping) {
-            const auto& e = ps.entries.at(entry_key(in.group, s));
+            const auto& e = session(s);
             start = std::min(start, e.start);
             end = std::max(end, e.end);
         }
@@ -824,44 +866,44 @@ private:
         merged.aggs.resize(p_.aggs.size());
         add_all(merged, in);
         for (auto s : overlapping) {
-            const auto k = entry_key(in.group, s);
-            auto it = ps.entries.find(k);
-            for (size_t i = 0; i < p_.aggs.size(); ++i) agg::merge(p_.aggs[i].function, merged.aggs[i], it->second.aggs[i]);
-            ps.unindex_end(k, it->second.end);
-            ps.entries.erase(it);
+            auto& e = session(s);
+            for (size_t i = 0; i < p_.aggs.size(); ++i) agg::merge(p_.aggs[i].function, merged.aggs[i], e.aggs[i]);
+            auto key = e.key();
+            ps.unindex_end(key, e.end);
+            ps.entries.erase(&e);
             --total_entries_;
             starts.erase(s);
-            mark(ps, k, nullptr);  // a tombstone, unless the merged session has the same start
+            mark_evicted(ps, std::move(key));  // a tombstone, unless the merged session has the same start
         }
-        entry_key(key_, in.group, start);
-        bool created = false;
-        auto& e = entry(ps, key_, start, end, in.group, created)->second;
-        e = std::move(merged);
-        ps.by_end.emplace(end, key_);
+        const std::size_t hash = entry_hash_of(in.group_hash, start);
+        window_entry* e = ps.entries.find(in.group, start, hash);
+        if (!e) e = &new_entry(ps, in.group, start, end, hash);
+        *e = std::move(merged);
+        ps.by_end.emplace(end, e->key());
         starts.insert(start);
-        mark(ps, key_, &e);
+        mark(ps, *e);
         return true;
     }
 
     void close_due(std::int32_t, partition_store& ps) {
         const auto wm = ps.watermark(p_.grace_ms);
         while (!ps.by_end.empty() && ps.by_end.begin()->first <= wm) {
-            const std::string key = ps.by_end.begin()->second;
+            std::string key = std::move(ps.by_end.begin()->second);
             ps.by_end.erase(ps.by_end.begin());
-            auto it = ps.entries.find(key);
-            if (it == ps.entries.end()) continue;
-            if (p_.emit_final || it->second.dirty) output(it->second);
+            window_entry* e = ps.entries.find(key);
+            if (!e) continue;
+            if (p_.emit_final || e->dirty) output(*e);
             if (p_.window.kind == window_kind::session) {
-                auto s = ps.sessions.find(it->second.group);
+                auto s = ps.sessions.find(e->group);
                 if (s != ps.sessions.end()) {
-                    s->second.erase(it->second.start);
+                    s->second.erase(e->start);
                     if (s->second.empty()) ps.sessions.erase(s);
                 }
             }
-            ps.entries.erase(it);
+            ps.entries.erase(e);
             --total_entries_;
             ++closed_;
-            mark(ps, key, nullptr);  // a tombstone in the changelog
+            mark_evicted(ps, std::move(key));  // a tombstone in the changelog
         }
     }
 
@@ -878,10 +920,17 @@ private:
             out.push_back(':');
         };
         if (p_.window.kind != window_kind::none) {
-            field("window_start");
-            expr::append_json(out, expr::value::of_time_us(e.start * 1000));
-            field("window_end");
-            expr::append_json(out, expr::value::of_time_us(e.end * 1000));
+            // The groups of a window close one after another: its times are written once.
+            if (window_fields_.empty() || e.start != window_fields_start_ || e.end != window_fields_end_) {
+                window_fields_ = "\"window_start\":";
+                expr::append_json(window_fields_, expr::value::of_time_us(e.start * 1000));
+                window_fields_ += ",\"window_end\":";
+                expr::append_json(window_fields_, expr::value::of_time_us(e.end * 1000));
+                window_fields_start_ = e.start;
+                window_fields_end_ = e.end;
+            }
+            out.append(window_fields_);
+            first = false;
         }
         size_t from = 0;
         for (size_t i = 0; i < p_.group.size(); ++i) {
@@ -961,13 +1010,13 @@ private:
     }
 
     // Changes to remember for the next flush: the changelog, and --emit update's output.
-    void mark(partition_store& ps, const std::string& key, window_entry* e) {
-        if (!track_) return;
-        if (e) {
-            if (e->dirty) return;
-            e->dirty = true;
-        }
-        ps.dirty_keys.push_back(key);
+    void mark(partition_store& ps, window_entry& e) {
+        if (!track_ || e.dirty) return;
+        e.dirty = true;
+        ps.dirty_keys.push_back(e.key());
+    }
+    void mark_evicted(partition_store& ps, std::string key) {
+        if (track_) ps.dirty_keys.push_back(std::move(key));
     }
 
     void drop_partition(std::int32_t part) {
@@ -1004,9 +1053,7 @@ private:
                 return;
             }
             if (!m->payload) {
-                if (auto it = ps.entries.find(k); it != ps.entries.end()) {
-                    ps.entries.erase(it);
-                }
+                if (window_entry* e = ps.entries.find(k)) ps.entries.erase(e);
                 return;
             }
             std::string_view v = payload(m);
@@ -1014,20 +1061,23 @@ private:
             bool ok = agg::get_i64(v, e.start) && agg::get_i64(v, e.end) && agg::get_str(v, e.group);
             e.aggs.resize(p_.aggs.size());
             for (size_t i = 0; ok && i < p_.aggs.size(); ++i) ok = agg::read_state(p_.aggs[i].function, e.aggs[i], v);
-            if (!ok || !v.empty())
+            if (!ok || !v.empty() || k != e.key())
                 throw runtime_failure(fmt::format(
                     "the changelog {} [{}] at offset {} is not this aggregation's state (other --agg or --group-by?): "
                     "use another -g GROUP or --changelog",
                     p_.changelog, m->partition, m->offset));
-            ps.entries[k] = std::move(e);
+            window_entry* into = ps.entries.find(k);
+            if (!into) into = &ps.entries.insert(e.group, e.start, entry_hash_of(group_hash(e.group), e.start));
+            *into = std::move(e);
         });
         std::uint64_t entries = 0;
         for (auto part : partitions) {
             auto& ps = parts_[part];
             ps.last_record = clock::now();
-            for (auto& [k, e] : ps.entries) e.dirty = false;
-            if (p_.window.kind != window_kind::none)
-                for (const auto& [k, e] : ps.entries) ps.index(k, e, p_.window.kind == window_kind::session);
+            ps.entries.for_each([&](window_entry& e) {
+                e.dirty = false;
+                if (p_.window.kind != window_kind::none) ps.index(e, p_.window.kind == window_kind::session);
+            });
             entries += ps.entries.size();
         }
         total_entries_ += entries;
@@ -1056,7 +1106,9 @@ private:
     partition_store* last_store_ = nullptr;
     std::int32_t last_part_ = std::numeric_limits<std::int32_t>::min();
     std::vector<std::pair<std::int64_t, std::int64_t>> windows_;
-    std::string key_, result_, value_, key_out_, wrapped_, error_, group_text_;
+    std::string result_, value_, key_out_, wrapped_, error_, group_text_;
+    std::string window_fields_;  // "window_start":...,"window_end":... of the window below
+    std::int64_t window_fields_start_ = 0, window_fields_end_ = 0;
     json_parser having_parser_, key_parser_;
     expr::evaluator having_ev_;
     std::uint64_t written_ = 0, late_ = 0, closed_ = 0, filtered_ = 0, restored_ = 0;
