@@ -219,7 +219,7 @@ bool sketch::read(std::string_view& in) {
 // state
 
 state::state(const state& o)
-    : n(o.n), isum(o.isum), sum(o.sum), m2(o.m2), time(o.time), all_integer(o.all_integer), rank(o.rank), json(o.json) {
+    : n(o.n), isum(o.isum), sum(o.sum), all_integer(o.all_integer), rank(o.rank), m2(o.m2), time(o.time), json(o.json) {
     if (o.distinct) distinct = std::make_unique<std::unordered_set<std::uint64_t>>(*o.distinct);
     if (o.quantiles) quantiles = std::make_unique<sketch>(*o.quantiles);
 }
