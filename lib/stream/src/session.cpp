@@ -208,7 +208,7 @@ void session::on_assign(rd_kafka_topic_partition_list_t* parts) {
 void session::on_revoke(const rd_kafka_topic_partition_list_t* parts, bool lost) {
     if (!closing_) {
         if (lost) {
-            if (txn_open_) abort_and_rewind("partitions lost");
+            if (txn_open_) abort_and_rewind("partitions lost", false, true);
         } else {
             commit_point();  // the whole transaction, or everything durable so far
         }
@@ -346,7 +346,7 @@ bool session::produced_all(std::string& why) {
     return false;
 }
 
-void session::abort_and_rewind(const std::string& why, bool producer_failed) {
+void session::abort_and_rewind(const std::string& why, bool producer_failed, bool partitions_lost) {
     // The same records fail the same way again: after a few tries in a row it is not passing.
     if (++consecutive_aborts_ > 5)
         throw runtime_failure(fmt::format("transactions aborted {} times in a row, the last one because {}",
@@ -370,7 +370,9 @@ void session::abort_and_rewind(const std::string& why, bool producer_failed) {
     transaction_ended(false);
     pending_ = false;
     ++aborts_;
-    rewind_to_group();
+    // Lost partitions go (the whole assignment): nothing to read again, and their group's
+    // coordinator may be out of reach.
+    if (!partitions_lost) rewind_to_group();
     if (processor_) processor_->aborted(true);
 }
 

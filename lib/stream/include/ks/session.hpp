@@ -181,8 +181,9 @@ private:
     // The open transaction ends: its counts are kept (committed) or taken back (aborted).
     void transaction_ended(bool committed);
     // Aborts the open transaction (or, when the producer failed for good, replaces it) and reads
-    // again from the last commit (rewind_to_group).
-    void abort_and_rewind(const std::string& why, bool producer_failed = false);
+    // again from the last commit (rewind_to_group; not when the partitions were lost, which the
+    // session drops).
+    void abort_and_rewind(const std::string& why, bool producer_failed = false, bool partitions_lost = false);
     // Seeks every held partition to the offset its group holds, read back from the broker: that
     // is the last commit, unless the broker took back a commit it had acknowledged
     // (docs/conventions.md, "A commit taken back").
