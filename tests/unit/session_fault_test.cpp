@@ -2,7 +2,9 @@
 // cannot be made to answer a chosen request with a chosen error). A failure that leaves the
 // producer unusable must cost nothing: the session starts a new producer, reads again from its
 // last commit, and the output holds every record exactly once.
+#include "ks/config.hpp"
 #include "ks/error.hpp"
+#include "ks/kafka.hpp"
 #include "ks/options.hpp"
 #include "ks/session.hpp"
 #include "ks/sink.hpp"
@@ -12,7 +14,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <chrono>
 #include <functional>
+#include <thread>
 #include <memory>
 #include <utility>
 #include <string>
@@ -183,4 +187,35 @@ TEST_CASE("a run bounded by --limit whose last transaction aborted: its records 
         },
         50, true);
     CHECK(out == in);
+}
+
+// What session::rewind_to_group stands on when an abort comes from a broker outage: librdkafka
+// 2.0.2 queues the fetch of committed offsets until the group's coordinator is back (older
+// versions answered "waiting for coordinator" at once), within the call's timeout.
+TEST_CASE("fetch_committed waits for the group's coordinator through a broker outage", "[session][mock]") {
+    mock_cluster cluster;
+    ks::kafka_settings settings{cluster.brokers(), {}, 20};
+    ks::consumer c(settings, "outage-group", {"in"}, ks::start_from::committed, false, {});
+    REQUIRE(rd_kafka_mock_broker_set_down(cluster.get(), 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the connection's loss is noticed
+    std::string error;
+    std::int64_t got = 0;
+    std::thread fetcher([&] {
+        try {
+            ks::partition_list_ptr list(rd_kafka_topic_partition_list_new(1));
+            rd_kafka_topic_partition_list_add(list.get(), "in", 0);
+            c.fetch_committed(list.get());
+            got = list->elems[0].offset;
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    REQUIRE(rd_kafka_mock_broker_set_up(cluster.get(), 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    fetcher.join();
+    CHECK(error == "");
+    CHECK(got == RD_KAFKA_OFFSET_INVALID);  // nothing committed in that group
+    // librdkafka 2.0.2 asserts when a subscribed consumer is destroyed before its first assignment.
+    for (int i = 0; i < 100 && c.assignment().empty(); ++i) c.poll(100);
+    c.close();
 }
