@@ -240,17 +240,12 @@ constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
 constexpr std::string_view watermark_key = "\x01watermark";
 constexpr std::int64_t arrival_time = no_time + 1;  // "the arrival time": set on the reading thread
 
-void entry_key(std::string& k, std::string_view group, std::int64_t start) {
+std::string entry_key(std::string_view group, std::int64_t start) {
     char b[9];
     b[0] = '\0';
     for (int i = 0; i < 8; ++i) b[1 + i] = static_cast<char>((static_cast<std::uint64_t>(start) >> (8 * (7 - i))) & 0xff);
-    k.assign(group);
+    std::string k(group);
     k.append(b, 9);
-}
-
-std::string entry_key(std::string_view group, std::int64_t start) {
-    std::string k;
-    entry_key(k, group, start);
     return k;
 }
 
