@@ -93,6 +93,44 @@ assert_eq "$(jq -c 'select(.Total > 50)' "$SCRATCH/traffic.jsonl" | md5sum)" "$(
 run kstream-filter -i "$SCRATCH/traffic.jsonl" --limit 1000
 assert_eq 1000 "$(wc -l <<<"$OUT")" "--limit: records"
 
+# Line numbers through the worker threads, which split the lines themselves: two files of several
+# batches each, blank and CRLF lines, bad lines at known places, the last line without a break.
+# The dead letters name file:line as Python counts them, and so does the one-record-at-a-time
+# reading that --limit uses.
+python3 - "$SCRATCH" <<'PY'
+import json, sys
+d = sys.argv[1]
+bad, good = [], 0
+for name, n in (("lines-a.jsonl", 70000), ("lines-b.jsonl", 50000)):
+    path = f"{d}/{name}"
+    with open(path, "w", newline="") as f:
+        for i in range(1, n + 1):
+            if i % 9973 == 0:
+                line = "not json %d" % i
+                bad.append(f"{path}:{i}:{line}")
+            elif i % 5003 == 0:
+                line = " \t "
+            else:
+                line = json.dumps({"i": i, "pad": "x" * (i % 40)})
+                good += 1
+            f.write(line + ("" if i == n else "\r\n" if i % 7 == 0 else "\n"))
+with open(f"{d}/lines.expected", "w") as f:
+    f.write("".join(b + "\n" for b in bad))
+with open(f"{d}/lines.good", "w") as f:
+    f.write(f"{good}\n")
+PY
+for limit in "" "--limit 1000000"; do
+  rm -f "$SCRATCH/lines.dl"
+  run kstream-filter -i "$SCRATCH/lines-*.jsonl" --on-error dead-letter --dead-letter "$SCRATCH/lines.dl" --stats $limit
+  assert_eq 0 "$RC" "line numbers ${limit:-in bulk}: exit code ($ERR)"
+  assert_eq "$(cat "$SCRATCH/lines.good")" "$(wc -l <<<"$OUT")" "line numbers ${limit:-in bulk}: good records out"
+  assert_eq "$(cat "$SCRATCH/lines.good")" "$(stat records_out "$ERR")" "line numbers ${limit:-in bulk}: records_out"
+  assert_eq "$(( $(cat "$SCRATCH/lines.good") + $(wc -l < "$SCRATCH/lines.expected") ))" "$(stat records_in "$ERR")" \
+    "line numbers ${limit:-in bulk}: records_in (blank lines are not records)"
+  jq -r '"\(.source):\(.line):\(.data)"' "$SCRATCH/lines.dl" > "$SCRATCH/lines.got"
+  assert_files_equal "$SCRATCH/lines.expected" "$SCRATCH/lines.got" "line numbers ${limit:-in bulk}: dead letters name file:line"
+done
+
 # A trickle on a pipe is not held back: each line comes out while the input stays open.
 fifo=$SCRATCH/fifo
 mkfifo "$fifo"

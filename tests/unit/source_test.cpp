@@ -131,3 +131,98 @@ TEST_CASE("check_inputs: what -i accepts", "[source]") {
     CHECK_THROWS_WITH(ks::check_inputs(specs({"kafka:t", "kafka://other:9092/u"}), o),
                       "-i: the topics must be on one cluster (the same brokers)");
 }
+
+namespace {
+
+struct block {
+    std::string bytes, name;
+    bool first;
+    bool operator==(const block&) const = default;
+};
+
+std::vector<block> read_blocks(ks::source& src, size_t max_bytes) {
+    std::vector<block> out;
+    for (;;) {
+        std::string into = "kept|";  // appended to, never replaced
+        ks::source::line_block b;
+        const auto got = src.next_lines(into, max_bytes, b, 10);
+        if (got == ks::source::status::end) return out;
+        REQUIRE(into.substr(0, 5) == "kept|");
+        if (got == ks::source::status::record) out.push_back({into.substr(5), std::string(b.name), b.first});
+    }
+}
+
+}  // namespace
+
+TEST_CASE("source: lines in bulk end in line breaks, come from one input at a time and say where inputs start",
+          "[source]") {
+    ks_test::temp_dir dir;
+    const auto a = dir.write("a.jsonl", "{\"n\":1}\r\n\n  \n{\"n\":2}\n");
+    const auto b = dir.write("b.jsonl", "{\"n\":3}");  // no final line break
+    const auto c = dir.write("c.jsonl", "");
+    const auto d = dir.write("d.jsonl", "\n");
+    ks::common_options o;
+    auto src = ks::open_source(specs({a, b, c, d}), o);
+    REQUIRE(src->offers_lines());
+    const std::vector<block> expected = {
+        {"{\"n\":1}\r\n\n  \n{\"n\":2}\n", a, true}, {"{\"n\":3}\n", b, true}, {"\n", d, true}};
+    CHECK(read_blocks(*src, 1 << 20) == expected);
+}
+
+TEST_CASE("source: lines in bulk stop at about max_bytes, and a longer line comes whole", "[source]") {
+    ks_test::temp_dir dir;
+    std::string content;
+    for (int i = 0; i < 50000; ++i) content += "{\"i\":" + std::to_string(i) + "}\n";
+    const std::string big = "{\"s\":\"" + std::string(3 << 20, 'x') + "\"}\n";  // longer than the read buffer
+    content += big + "{\"i\":\"after\"}\n";
+    const auto path = dir.write("many.jsonl", content);
+    ks::common_options o;
+    auto src = ks::open_source(specs({path}), o);
+    const auto blocks = read_blocks(*src, 1000);
+    std::string joined;
+    bool saw_big = false;
+    for (size_t i = 0; i < blocks.size(); ++i) {
+        const auto& blk = blocks[i];
+        CHECK(blk.first == (i == 0));
+        CHECK(blk.name == path);
+        REQUIRE_FALSE(blk.bytes.empty());
+        CHECK(blk.bytes.back() == '\n');
+        if (blk.bytes.size() > 1000) {
+            CHECK(blk.bytes == big);  // one line longer than max_bytes: alone and whole
+            saw_big = true;
+        }
+        joined += blk.bytes;
+    }
+    CHECK(saw_big);
+    CHECK(joined == content);
+    CHECK(blocks.size() >= (content.size() - big.size()) / 1000);  // every other block holds at most 1000 bytes
+}
+
+TEST_CASE("source: lines in bulk from a pipe: a half line waits, what is there comes without waiting", "[source]") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const int saved = ::dup(STDIN_FILENO);
+    REQUIRE(::dup2(fds[0], STDIN_FILENO) >= 0);
+    ::close(fds[0]);
+    ks::common_options o;
+    auto src = ks::open_source(specs({"-"}), o);
+    std::string into;
+    ks::source::line_block b;
+    CHECK(::write(fds[1], "{\"a\":", 5) == 5);
+    CHECK(src->next_lines(into, 1 << 20, b, 20) == ks::source::status::idle);  // half a line: nothing yet
+    CHECK(src->waited());
+    CHECK(into.empty());
+    CHECK(::write(fds[1], "1}\n{\"b\":2}\n{\"c\"", 15) == 15);
+    REQUIRE(src->next_lines(into, 1 << 20, b, 1000) == ks::source::status::record);
+    CHECK(into == "{\"a\":1}\n{\"b\":2}\n");
+    CHECK(b.name == "-");
+    CHECK(b.first);
+    CHECK(src->next_lines(into, 1 << 20, b, 20) == ks::source::status::idle);
+    ::close(fds[1]);
+    REQUIRE(src->next_lines(into, 1 << 20, b, 1000) == ks::source::status::record);
+    CHECK(into == "{\"a\":1}\n{\"b\":2}\n{\"c\"\n");  // the last line, without a break, gets one
+    CHECK_FALSE(b.first);
+    CHECK(src->next_lines(into, 1 << 20, b, 1000) == ks::source::status::end);
+    ::dup2(saved, STDIN_FILENO);
+    ::close(saved);
+}

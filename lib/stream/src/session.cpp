@@ -622,8 +622,17 @@ struct work_batch {
         bool has_key;
         size_t value_at, value_len, key_at, key_len, why_at, why_len;
     };
+    // Lines handed over in bulk (source::next_lines) and split by the worker: where each input's
+    // lines start in `input`, whether they are its first, how many there are (blank ones
+    // included) and the number of the line before them (set when the batch is emitted).
+    struct segment {
+        size_t at;
+        bool first;
+        std::uint64_t lines = 0, before = 0;
+    };
     std::string input;  // records, then SIMDJSON_PADDING bytes: each record is padded for the parser
     std::vector<entry> entries;
+    std::vector<segment> segments;  // lines in bulk: entries come from split()
     std::vector<std::string> sources;
     std::string output;
     std::vector<result> results;
@@ -633,13 +642,54 @@ struct work_batch {
     void clear() {
         input.clear();
         entries.clear();
+        segments.clear();
         sources.clear();
         output.clear();
         results.clear();
         error = nullptr;
         done = false;
     }
+    [[nodiscard]] bool empty() const { return entries.empty() && segments.empty(); }
     [[nodiscard]] bool full() const { return entries.size() >= max_records || input.size() >= max_bytes; }
+    // Lines appended to `input` from `at` on, by source::next_lines.
+    void add_lines(size_t at, const source::line_block& block) {
+        if (sources.empty() || block.first || sources.back() != block.name) {
+            sources.emplace_back(block.name);
+            segments.push_back({at, block.first});
+        }
+    }
+    // On a worker: the records of lines in bulk, numbered within their segment.
+    void split() {
+        const char* const base = input.data();
+        for (size_t k = 0; k < segments.size(); ++k) {
+            size_t at = segments[k].at;
+            const size_t stop = k + 1 < segments.size() ? segments[k + 1].at : input.size();
+            std::uint64_t line = 0;
+            while (at < stop) {
+                const char* nl = static_cast<const char*>(std::memchr(base + at, '\n', stop - at));
+                const size_t next = nl ? static_cast<size_t>(nl - base) + 1 : stop;  // next_lines ends every line
+                size_t len = next - at - (nl ? 1 : 0);
+                if (len > 0 && base[at + len - 1] == '\r') --len;
+                ++line;
+                size_t i = 0;
+                while (i < len && (base[at + i] == ' ' || base[at + i] == '\t')) ++i;
+                if (i < len) entries.push_back({at, len, line, static_cast<std::uint32_t>(k)});
+                at = next;
+            }
+            segments[k].lines = line;
+        }
+    }
+    // On the emitting thread, in input order: the lines' numbers in their inputs. `last` is the
+    // number of the last line before this batch, and becomes that of its last line.
+    void number_lines(std::uint64_t& last) {
+        if (segments.empty()) return;  // records: numbered by the source
+        for (auto& seg : segments) {
+            if (seg.first) last = 0;
+            seg.before = last;
+            last += seg.lines;
+        }
+        for (auto& e : entries) e.line += segments[e.source].before;
+    }
     void add(const record& r) {
         if (sources.empty() || sources.back() != r.source) sources.emplace_back(r.source);
         entries.push_back({input.size(), r.value.size(), r.line, static_cast<std::uint32_t>(sources.size() - 1)});
@@ -663,6 +713,7 @@ struct work_batch {
     // Runs on a worker thread: the records parsed as one batch where they can be (batch_parser),
     // the others alone by the worker.
     void map(record_worker& w) {
+        if (!segments.empty()) split();
         if (entries.empty()) return;
         const size_t used = input.size();
         input.append(simdjson::SIMDJSON_PADDING, ' ');
@@ -800,6 +851,10 @@ void session::parallel_loop() {
     for (auto& b : batches) free_batches.push_back(b.get());
     std::deque<work_batch*> in_flight;
     worker_pool pool(std::move(workers));
+    // Without --limit the source hands over whole lines and the workers split them: this thread
+    // then only reads and emits. Records are counted as they are emitted.
+    const bool lines = source_->offers_lines() && options_.limit == 0;
+    std::uint64_t last_line = 0;
 
     const auto emit_oldest = [&] {
         work_batch* b = in_flight.front();
@@ -812,6 +867,7 @@ void session::parallel_loop() {
         in_flight.pop_front();
         free_batches.push_back(b);
         if (b->error) std::rethrow_exception(b->error);
+        b->number_lines(last_line);
         record r = b->results.empty() ? record{} : b->at(0);
         for (size_t i = 0; i < b->results.size(); ++i) {
             const auto& res = b->results[i];
@@ -822,6 +878,7 @@ void session::parallel_loop() {
             if (res.has_key) m.key = std::string_view(b->output.data() + res.key_at, res.key_len);
             m.why = std::string_view(b->output.data() + res.why_at, res.why_len);
             b->set(r, i);
+            if (lines) ++records_in_;
             p.emit(r, m);
         }
     };
@@ -833,7 +890,7 @@ void session::parallel_loop() {
         current->clear();
     };
     const auto hand_over = [&] {
-        if (current->entries.empty()) return;
+        if (current->empty()) return;
         in_flight.push_back(current);
         if (!pool.submit(current)) {
             current->map(*own);
@@ -851,15 +908,28 @@ void session::parallel_loop() {
         if (options_.limit_reached(records_in_)) break;
         // With records on their way, a quiet input first lets them all out (a trickle is not held
         // back), then the next look waits.
-        const bool busy = !current->entries.empty() || !in_flight.empty();
-        const auto got = source_->next(r, busy ? 0 : 100);
+        const bool busy = !current->empty() || !in_flight.empty();
+        source::status got;
+        if (lines) {
+            const size_t at = current->input.size();
+            source::line_block block;
+            got = source_->next_lines(current->input, work_batch::max_bytes - std::min(at, work_batch::max_bytes), block,
+                                      busy ? 0 : 100);
+            if (got == source::status::record) {
+                current->add_lines(at, block);
+                if (current->full()) hand_over();
+            }
+        } else {
+            got = source_->next(r, busy ? 0 : 100);
+            if (got == source::status::record) {
+                ++records_in_;
+                current->add(r);
+                if (current->full()) hand_over();
+                if (!source_->waited() && (records_in_ & 63) != 0) continue;
+            }
+        }
         if (got == source::status::end) break;
-        if (got == source::status::record) {
-            ++records_in_;
-            current->add(r);
-            if (current->full()) hand_over();
-            if (!source_->waited() && (records_in_ & 63) != 0) continue;
-        } else if (busy) {
+        if (got == source::status::idle && busy) {
             hand_over();
             while (!in_flight.empty()) emit_oldest();
             continue;

@@ -10,6 +10,8 @@
 #include <fmt/core.h>
 
 #include <cstring>
+#include <stdexcept>
+#include <utility>
 
 namespace ks {
 
@@ -63,10 +65,55 @@ public:
         }
     }
 
+    [[nodiscard]] bool offers_lines() const override { return true; }
+
+    status next_lines(std::string& into, size_t max_bytes, line_block& block, int timeout_ms) override {
+        waited_ = false;
+        for (;;) {
+            if (!in_) {
+                if (next_path_ == paths_.size()) return status::end;
+                in_ = std::make_unique<input_buffer>(paths_[next_path_++]);
+                first_lines_ = true;
+                scanned_ = 0;
+            }
+            input_buffer& in = *in_;
+            if (in.pos < in.end) {
+                // Up to the last line break within max_bytes, or the first one past them; the
+                // first scanned_ bytes have none (a long line is not searched again per read).
+                const char* from = in.bytes.data() + in.pos;
+                const size_t have = in.end - in.pos, lo = scanned_, hi = std::max(lo, std::min(have, max_bytes));
+                const char* nl = hi > lo ? static_cast<const char*>(::memrchr(from + lo, '\n', hi - lo)) : nullptr;
+                if (!nl && hi < have) nl = static_cast<const char*>(std::memchr(from + hi, '\n', have - hi));
+                if (nl || in.eof) {
+                    const size_t n = nl ? static_cast<size_t>(nl - from) + 1 : have;
+                    into.append(from, n);
+                    if (!nl) into.push_back('\n');
+                    in.pos += n;
+                    scanned_ = 0;
+                    block.name = in.name;
+                    block.first = std::exchange(first_lines_, false);
+                    return status::record;
+                }
+                scanned_ = have;
+            }
+            if (in.eof) {
+                in_.reset();
+                continue;
+            }
+            if (!in.readable(0)) {
+                waited_ = true;
+                run_idle_hooks();
+                if (!in.readable(timeout_ms)) return status::idle;
+            }
+            in.refill();
+        }
+    }
+
     [[nodiscard]] bool waited() const override { return waited_; }
 
 private:
     bool waited_ = false;
+    bool first_lines_ = false;
     std::vector<std::string> paths_;
     size_t next_path_ = 0;
     std::unique_ptr<input_buffer> in_;
@@ -118,6 +165,10 @@ private:
 };
 
 }  // namespace
+
+source::status source::next_lines(std::string&, size_t, line_block&, int) {
+    throw std::logic_error("source::next_lines: this source hands over records, not lines");
+}
 
 std::vector<std::string> expand_paths(const io_spec& spec) {
     if (spec.is_stdio()) return {"-"};

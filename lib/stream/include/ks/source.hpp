@@ -30,6 +30,20 @@ public:
     [[nodiscard]] virtual bool waited() const = 0;
     // The consumer behind a Kafka source (offsets, rebalances, -e); null for files and pipes.
     virtual consumer* kafka() { return nullptr; }
+
+    // Files and pipes also hand over whole lines in bulk, for worker threads to split (the
+    // session's parallel loop): next_lines appends to `into` at least one complete line, each
+    // ending in '\n' as read (CRLF kept; a last line without a break gets one), all from one
+    // input, about max_bytes of them (more when one line is longer), and only what is there
+    // without waiting once it has one. Blank lines are kept: the caller skips them and numbers
+    // the lines, from 1 again where `block.first` says an input starts. Records and lines are not
+    // both taken from one source.
+    struct line_block {
+        std::string_view name;  // the input's name, valid until the next call
+        bool first = false;     // the input's first lines
+    };
+    [[nodiscard]] virtual bool offers_lines() const { return false; }
+    virtual status next_lines(std::string& into, size_t max_bytes, line_block& block, int timeout_ms);
 };
 
 // What a Kafka source needs besides the specs and the common options.
