@@ -610,7 +610,7 @@ namespace {
 struct work_batch {
     // Large enough that handing batches between threads costs little (in a VM, waking a thread
     // takes tens of microseconds), small enough to stay in the caches.
-    static constexpr size_t max_records = 4096, max_bytes = 512u << 10;
+    static constexpr size_t max_records = 4096, max_bytes = 256u << 10;
     struct entry {
         size_t at, size;
         std::uint64_t line;
