@@ -405,6 +405,7 @@ void encode(const prepared& p, std::string& out) {
     out.resize(n);
     char* w = out.data();
     const auto put = [&w](const void* src, size_t len) {
+        if (len == 0) return;  // src may be null (an empty view): memcpy must not see it
         std::memcpy(w, src, len);
         w += len;
     };
