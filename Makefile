@@ -48,7 +48,7 @@ asan-build: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 test-asan: asan-build
-	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j $$(( $(JOBS) * 2 ))
 
 unit-asan: asan-build
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
