@@ -667,14 +667,11 @@ struct work_batch {
             std::uint64_t line = 0;
             while (at < stop) {
                 const char* nl = static_cast<const char*>(std::memchr(base + at, '\n', stop - at));
-                const size_t next = nl ? static_cast<size_t>(nl - base) + 1 : stop;  // next_lines ends every line
-                size_t len = next - at - (nl ? 1 : 0);
-                if (len > 0 && base[at + len - 1] == '\r') --len;
+                const size_t end = nl ? static_cast<size_t>(nl - base) : stop;  // next_lines ends every line
+                const std::string_view text = line_record(std::string_view(base + at, end - at));
                 ++line;
-                size_t i = 0;
-                while (i < len && (base[at + i] == ' ' || base[at + i] == '\t')) ++i;
-                if (i < len) entries.push_back({at, len, line, static_cast<std::uint32_t>(k)});
-                at = next;
+                if (!text.empty()) entries.push_back({at, text.size(), line, static_cast<std::uint32_t>(k)});
+                at = end + 1;
             }
             segments[k].lines = line;
         }

@@ -37,13 +37,11 @@ public:
             const char* nl = from < in.end ? static_cast<const char*>(std::memchr(base + from, '\n', in.end - from)) : nullptr;
             if (nl || (in.eof && in.pos < in.end)) {
                 const size_t stop = nl ? static_cast<size_t>(nl - base) : in.end;
-                size_t len = stop - in.pos;
-                if (len > 0 && base[in.pos + len - 1] == '\r') --len;
-                const std::string_view line(base + in.pos, len);
+                const std::string_view line = line_record(std::string_view(base + in.pos, stop - in.pos));
                 in.pos = nl ? stop + 1 : in.end;
                 scanned_ = 0;
                 ++line_;
-                if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank
+                if (line.empty()) continue;  // blank
                 r = record{};
                 r.value = line;
                 r.padded = true;  // the buffer keeps input_buffer::padding bytes past its data

@@ -12,9 +12,18 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ks {
+
+// The record a line of JSON lines holds (the line without its '\n'): its text without a final
+// '\r', or empty when the line is blank (spaces and tabs only; blank lines are counted, not read).
+// One rule for lines read one at a time (source::next) and lines split by the workers.
+inline std::string_view line_record(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line.find_first_not_of(" \t") == std::string_view::npos ? std::string_view() : line;
+}
 
 class source {
 public:
