@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -32,6 +33,37 @@ std::vector<line> read_all(ks::source& src) {
         }
     }
 }
+
+// Standard input is a pipe while this lives (declare it before the source that reads it):
+// write() feeds it, close_writer() ends it, and stdin comes back even when a REQUIRE fails.
+class stdin_pipe {
+public:
+    stdin_pipe() {
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        saved_ = ::dup(STDIN_FILENO);
+        REQUIRE(::dup2(fds[0], STDIN_FILENO) >= 0);
+        ::close(fds[0]);
+        writer_ = fds[1];
+    }
+    ~stdin_pipe() {
+        close_writer();
+        ::dup2(saved_, STDIN_FILENO);
+        ::close(saved_);
+    }
+    stdin_pipe(const stdin_pipe&) = delete;
+    stdin_pipe& operator=(const stdin_pipe&) = delete;
+    void write(std::string_view bytes) const {
+        CHECK(::write(writer_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    }
+    void close_writer() {
+        if (writer_ >= 0) ::close(writer_);
+        writer_ = -1;
+    }
+
+private:
+    int saved_ = -1, writer_ = -1;
+};
 
 std::vector<ks::io_spec> specs(std::initializer_list<std::string> texts) {
     std::vector<ks::io_spec> out;
@@ -94,28 +126,22 @@ TEST_CASE("source: records longer than the read buffer come whole", "[source]") 
 }
 
 TEST_CASE("source: a pipe's quiet moments are idle, and a line written in pieces comes whole", "[source]") {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    const int saved = ::dup(STDIN_FILENO);
-    REQUIRE(::dup2(fds[0], STDIN_FILENO) >= 0);
-    ::close(fds[0]);
+    stdin_pipe in;
     ks::common_options o;
     auto src = ks::open_source(specs({"-"}), o);
     ks::record r;
-    CHECK(::write(fds[1], "{\"a\":", 5) == 5);
+    in.write("{\"a\":");
     CHECK(src->next(r, 20) == ks::source::status::idle);  // half a line: nothing yet
     CHECK(src->waited());
-    CHECK(::write(fds[1], "1}\n{\"b\":2}\n", 11) == 11);
+    in.write("1}\n{\"b\":2}\n");
     REQUIRE(src->next(r, 1000) == ks::source::status::record);
     CHECK(r.value == R"({"a":1})");
     CHECK(r.source == "-");
     REQUIRE(src->next(r, 1000) == ks::source::status::record);
     CHECK(r.value == R"({"b":2})");
     CHECK_FALSE(src->waited());  // it was there already
-    ::close(fds[1]);
+    in.close_writer();
     CHECK(src->next(r, 1000) == ks::source::status::end);
-    ::dup2(saved, STDIN_FILENO);
-    ::close(saved);
 }
 
 TEST_CASE("check_inputs: what -i accepts", "[source]") {
@@ -199,30 +225,24 @@ TEST_CASE("source: lines in bulk stop at about max_bytes, and a longer line come
 }
 
 TEST_CASE("source: lines in bulk from a pipe: a half line waits, what is there comes without waiting", "[source]") {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    const int saved = ::dup(STDIN_FILENO);
-    REQUIRE(::dup2(fds[0], STDIN_FILENO) >= 0);
-    ::close(fds[0]);
+    stdin_pipe in;
     ks::common_options o;
     auto src = ks::open_source(specs({"-"}), o);
     std::string into;
     ks::source::line_block b;
-    CHECK(::write(fds[1], "{\"a\":", 5) == 5);
+    in.write("{\"a\":");
     CHECK(src->next_lines(into, 1 << 20, b, 20) == ks::source::status::idle);  // half a line: nothing yet
     CHECK(src->waited());
     CHECK(into.empty());
-    CHECK(::write(fds[1], "1}\n{\"b\":2}\n{\"c\"", 15) == 15);
+    in.write("1}\n{\"b\":2}\n{\"c\"");
     REQUIRE(src->next_lines(into, 1 << 20, b, 1000) == ks::source::status::record);
     CHECK(into == "{\"a\":1}\n{\"b\":2}\n");
     CHECK(b.name == "-");
     CHECK(b.first);
     CHECK(src->next_lines(into, 1 << 20, b, 20) == ks::source::status::idle);
-    ::close(fds[1]);
+    in.close_writer();
     REQUIRE(src->next_lines(into, 1 << 20, b, 1000) == ks::source::status::record);
     CHECK(into == "{\"a\":1}\n{\"b\":2}\n{\"c\"\n");  // the last line, without a break, gets one
     CHECK_FALSE(b.first);
     CHECK(src->next_lines(into, 1 << 20, b, 1000) == ks::source::status::end);
-    ::dup2(saved, STDIN_FILENO);
-    ::close(saved);
 }
