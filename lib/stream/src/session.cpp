@@ -183,17 +183,22 @@ error_policy::sink_opener session::sink_opener() {
     return [this](const io_spec& spec) { return open_sink(spec); };
 }
 
-session::partition_state& session::slot(std::string_view topic, std::int32_t partition) {
+session::partition_state* session::find_slot(std::string_view topic, std::int32_t partition) {
     if (last_slot_ < partitions_.size()) {
         auto& s = partitions_[last_slot_];
-        if (s.partition == partition && s.topic == topic) return s;
+        if (s.partition == partition && s.topic == topic) return &s;
     }
     for (size_t i = 0; i < partitions_.size(); ++i) {
         if (partitions_[i].partition == partition && partitions_[i].topic == topic) {
             last_slot_ = i;
-            return partitions_[i];
+            return &partitions_[i];
         }
     }
+    return nullptr;
+}
+
+session::partition_state& session::slot(std::string_view topic, std::int32_t partition) {
+    if (partition_state* s = find_slot(topic, partition)) return *s;
     partitions_.push_back({std::string(topic), partition});
     last_slot_ = partitions_.size() - 1;
     return partitions_.back();
@@ -419,10 +424,8 @@ void session::rewind_to_group() {
     // few of this process; counts of the output (--stats) stay at the last commit's.
     const auto matches = [&](const commit_mark& m) {
         return std::all_of(m.offsets.begin(), m.offsets.end(), [&](const auto& o) {
-            const auto it = std::find_if(partitions_.begin(), partitions_.end(), [&](const partition_state& s) {
-                return s.partition == o.first.partition && s.topic == o.first.topic;
-            });
-            return it == partitions_.end() || it->committed == o.second;
+            const partition_state* s = find_slot(o.first.topic, o.first.partition);
+            return !s || s->committed == o.second;
         });
     };
     while (!marks_.empty() && !matches(marks_.back())) marks_.pop_back();

@@ -168,7 +168,8 @@ private:
         std::int64_t committed = -1;  // what the group holds (as far as this process knows)
         std::int64_t first = -1;      // first offset read since the assignment
     };
-    partition_state& slot(std::string_view topic, std::int32_t partition);
+    partition_state* find_slot(std::string_view topic, std::int32_t partition);  // null: none yet
+    partition_state& slot(std::string_view topic, std::int32_t partition);       // created if none
     void on_assign(rd_kafka_topic_partition_list_t* parts);
     void on_revoke(const rd_kafka_topic_partition_list_t* parts, bool lost);
     void handle(const record& r);
