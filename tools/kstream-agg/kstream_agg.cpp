@@ -1062,8 +1062,9 @@ private:
                     "the changelog {} [{}] at offset {} is not this aggregation's state (other --agg or --group-by?): "
                     "use another -g GROUP or --changelog",
                     p_.changelog, m->partition, m->offset));
-            window_entry* into = ps.entries.find(k);
-            if (!into) into = &ps.entries.insert(e.group, e.start, entry_hash_of(group_hash(e.group), e.start));
+            const std::size_t hash = entry_hash_of(group_hash(e.group), e.start);  // k is e.key(): checked above
+            window_entry* into = ps.entries.find(e.group, e.start, hash);
+            if (!into) into = &ps.entries.insert(e.group, e.start, hash);
             *into = std::move(e);
         });
         std::uint64_t entries = 0;
