@@ -84,11 +84,13 @@ void check_session(const common_options& options, const session_options& so) {
 template <typename F>
 void session::guarded(F&& f) {
     // librdkafka calls the rebalance hooks from C: exceptions wait there and are raised after poll.
+    in_rebalance_ = true;
     try {
         f();
     } catch (...) {
         if (!callback_error_) callback_error_ = std::current_exception();
     }
+    in_rebalance_ = false;
 }
 
 void add_delivery_options(CLI::App& app, delivery_options& d) {
@@ -389,8 +391,7 @@ void session::mark_commit() {
     if (marks_.size() > 8) marks_.pop_front();
 }
 
-void session::rewind_to_group() {
-    if (partitions_.empty()) return;
+bool session::read_group_offsets() {
     // The group's offsets, not the ones this process was told it committed: a commit the broker
     // acknowledged can still be taken back (a single-node broker stopping skips its markers, and a
     // later abort takes it back). Under read_committed, librdkafka asks for stable offsets: a
@@ -413,6 +414,18 @@ void session::rewind_to_group() {
             taken_back = true;
             s.committed = held;
         }
+    }
+    return taken_back;
+}
+
+void session::rewind_to_group() {
+    if (partitions_.empty()) return;
+    // Not in a rebalance hook (an abort while partitions are revoked): there a fetch of committed
+    // offsets was seen to wait out --timeout with the broker back after an outage (e2e.agg_outage
+    // on a loaded machine). The revoked partitions leave, and whoever takes them next starts from
+    // the group's offsets; the ones kept go back to this process's last commit.
+    const bool taken_back = !in_rebalance_ && read_group_offsets();
+    for (auto& s : partitions_) {
         const std::int64_t back = s.committed >= 0 ? s.committed : s.first;
         if (back >= 0 && s.next != back) {
             consumer_->seek({s.topic, s.partition}, back);

@@ -187,8 +187,13 @@ private:
     void abort_and_rewind(const std::string& why, bool producer_failed = false, bool partitions_lost = false);
     // Seeks every held partition to the offset its group holds, read back from the broker: that
     // is the last commit, unless the broker took back a commit it had acknowledged
-    // (docs/conventions.md, "A commit taken back").
+    // (docs/conventions.md, "A commit taken back"). In a rebalance hook: to the offsets this
+    // process committed (read_group_offsets is not called there).
     void rewind_to_group();
+    // The group's offsets of the held partitions, from the broker, into their `committed`; true
+    // when one differs from what this process committed.
+    bool read_group_offsets();
+    bool in_rebalance_ = false;  // in on_assign or on_revoke, called by librdkafka's poll
     void flush_sinks();
     void commit_offsets(const std::vector<std::pair<partition_state*, std::int64_t>>& offsets);
     bool exit_at_end_reached();
